@@ -1,0 +1,37 @@
+"""Papers -> token-bounded chunks, each starting with the paper's title."""
+
+from functools import partial
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from rag.models import Chunk, Paper
+from rag.settings import Settings
+from rag.tokens import count_tokens
+
+
+def chunk_paper(paper: Paper, settings: Settings) -> list[Chunk]:
+    """Split one abstract on sentence and word boundaries, measured in tokens.
+
+    The title goes at the head of every chunk so a piece from the middle of a long text still
+    says which paper it is; the body budget is what the title leaves, e.g. 512 - 14 = 498 tokens.
+    """
+    count = partial(count_tokens, cache_dir=settings.cache_dir)
+    head = f"{paper.title}\n\n"
+    budget = max(settings.chunk_tokens - count(head), settings.chunk_overlap + 16)
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=budget,
+        chunk_overlap=min(settings.chunk_overlap, budget // 2),
+        length_function=count,
+        separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
+        keep_separator="end",
+    )
+    pieces = splitter.split_text(paper.abstract)
+    return [
+        Chunk(paper=paper, index=i, text=head + piece.strip(), tokens=count(head + piece.strip()))
+        for i, piece in enumerate(pieces)
+    ]
+
+
+def chunk_papers(papers: list[Paper], settings: Settings) -> list[Chunk]:
+    """Chunks of several papers, in order."""
+    return [chunk for paper in papers for chunk in chunk_paper(paper, settings)]

@@ -1,0 +1,188 @@
+"""The `paperboy` command: the product's front door, and the one place errors become messages."""
+
+import json
+import os
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from rag.catalog import Catalog
+from rag.errors import PaperboyError
+from rag.fetch import fetch_day
+from rag.ingest import ingest_files
+from rag.models import IngestReport
+from rag.retrieval import search
+from rag.settings import Settings, get_settings
+from rag.sources import READERS, ReadOptions
+from rag.store import open_store
+
+
+class PaperboyGroup(click.Group):
+    """Shows a PaperboyError as one line and a non-zero exit; PAPERBOY_DEBUG=1 shows the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PaperboyError as ex:
+            if os.environ.get("PAPERBOY_DEBUG") == "1":
+                raise
+            raise click.ClickException(str(ex)) from None
+
+
+def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2025-10-31") from None
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(cls=PaperboyGroup)
+@click.version_option(package_name="paperboy")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Paperboy: ask questions across the day's papers, with answers that cite them."""
+    ctx.obj = get_settings()
+
+
+def _print_ingest(report: IngestReport, as_json: bool) -> None:
+    if as_json:
+        _echo_json(report.model_dump())
+    else:
+        click.echo(
+            f"{report.new} new, {report.updated} updated, {report.unchanged} unchanged papers; "
+            f"{report.chunks} chunks embedded in {report.seconds:.1f} s."
+        )
+    for failure in report.failed_files:
+        click.echo(f"Error: {failure}", err=True)
+    if report.failed_files:
+        click.echo(f"{len(report.failed_files)} file(s) not ingested; fix them and re-run (safe to repeat).", err=True)
+        sys.exit(1)
+
+
+def _run_ingest(settings: Settings, paths: list[Path], fmt: str, options: ReadOptions, as_json: bool) -> None:
+    store = open_store(settings)
+    with tqdm(desc="Embedding", unit="chunk", disable=None, leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        report = ingest_files(paths, store, settings, fmt, options, progress)
+    _print_ingest(report, as_json)
+
+
+@cli.command(name="ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", *READERS]),
+    default="auto",
+    show_default=True,
+    help="Input format; auto detects it from the name and content.",
+)
+@click.option("--year", type=click.IntRange(1990, 2100), help="Year of a Daily Papers page whose dates have none.")
+@click.option("--date", "day", callback=_day, help="The list's date (YYYY-MM-DD); overrides the file's.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def cli_ingest(
+    settings: Settings, paths: tuple[Path, ...], fmt: str, year: int | None, day: date | None, as_json: bool
+) -> None:
+    """Add papers from files (Daily Papers page text, HF API JSON, arXiv Atom, JSONL, CSV).
+
+    Re-running is safe: unchanged papers are skipped, changed ones replaced.
+    """
+    _run_ingest(
+        settings, list(paths), fmt, ReadOptions(year=year or (day.year if day else None), listed_on=day), as_json
+    )
+
+
+@cli.command(name="fetch")
+@click.option("--date", "day", callback=_day, required=True, help="Day to fetch (YYYY-MM-DD).")
+@click.option("--source", type=click.Choice(["hf", "arxiv"]), default="hf", show_default=True)
+@click.option("--category", default="cs.LG", show_default=True, help="arXiv category, with --source arxiv.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def cli_fetch(settings: Settings, day: date, source: str, category: str, as_json: bool) -> None:
+    """Download a day's papers (needs the network) and ingest them."""
+    files = fetch_day(day, source, category, settings)
+    if not files:
+        click.echo(f"No papers were listed on {day} ({source}); nothing to ingest.")
+        return
+    fmt = "hf-json" if source == "hf" else "arxiv"
+    _run_ingest(settings, files, fmt, ReadOptions(listed_on=day), as_json)
+
+
+@cli.command(name="papers")
+@click.option("--date", "day", callback=_day, help="Only papers listed on this day (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of papers.")
+@click.pass_obj
+def cli_papers(settings: Settings, day: date | None, as_json: bool) -> None:
+    """List stored papers, most upvoted first."""
+    papers = Catalog(settings.catalog_path).papers(day)
+    if as_json:
+        _echo_json([p.model_dump(mode="json") for p in papers])
+        return
+    if not papers:
+        click.echo("No papers" + (f" listed on {day}" if day else "") + ". Add some with `paperboy ingest FILE`.")
+    for paper in papers:
+        click.echo(f"{paper.id:<14} {paper.upvotes:>4}  {paper.title}")
+
+
+@cli.command(name="search")
+@click.argument("query")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="How many papers.")
+@click.option("--date", "day", callback=_day, help="Only papers listed on this day (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.pass_obj
+def cli_search(settings: Settings, query: str, k: int, day: date | None, as_json: bool) -> None:
+    """Find the papers closest in meaning to QUERY."""
+    hits = search(query, open_store(settings), k, day)
+    if as_json:
+        results = [
+            {
+                "paper_id": h.chunk.paper.id,
+                "title": h.chunk.paper.title,
+                "score": round(h.score, 4),
+                "text": h.chunk.text,
+            }
+            for h in hits
+        ]
+        _echo_json({"query": query, "results": results})
+        return
+    for hit in hits:
+        click.echo(f"{hit.score:.3f}  {hit.chunk.paper.id:<14} {hit.chunk.paper.title}")
+
+
+@cli.command(name="stats")
+@click.option("--json", "as_json", is_flag=True, help="Print stats as JSON.")
+@click.pass_obj
+def cli_stats(settings: Settings, as_json: bool) -> None:
+    """What the store holds and where it lives."""
+    store = open_store(settings)
+    location = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.chroma_path)
+    stats = {
+        "papers": store.catalog.count(),
+        "chunks": store.index.count(),
+        "days": [d.isoformat() for d in store.catalog.days()],
+        "embedding_model": store.embedder.model_id,
+        "collection": store.index.location,
+        "store": location,
+        "catalog": str(settings.catalog_path),
+    }
+    if as_json:
+        _echo_json(stats)
+        return
+    for key, value in stats.items():
+        click.echo(f"{key:<16} {', '.join(value) if isinstance(value, list) else value}")

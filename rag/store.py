@@ -1,0 +1,23 @@
+"""The store: the catalog of papers plus the chunk index, opened together once per process."""
+
+from typing import NamedTuple
+
+from rag.catalog import Catalog
+from rag.index import ChunkIndex, open_client
+from rag.providers import Embedder, get_embedder
+from rag.settings import Settings
+
+
+class Store(NamedTuple):
+    """Everything ingest and retrieval read or write."""
+
+    catalog: Catalog
+    index: ChunkIndex
+    embedder: Embedder
+
+
+def open_store(settings: Settings) -> Store:
+    """Open (creating if needed) the catalog and the index for the configured embedding model."""
+    embedder = get_embedder(settings)
+    index = ChunkIndex(open_client(settings), embedder.embeddings, embedder.model_id)
+    return Store(Catalog(settings.catalog_path), index, embedder)

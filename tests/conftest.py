@@ -1,0 +1,87 @@
+"""Every test gets its own data dir and no ambient keys or servers; model files share one cache."""
+
+import hashlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+import pytest
+from click.testing import CliRunner, Result
+from langchain_core.embeddings import Embeddings
+
+from rag import providers
+from rag.cli import cli
+from rag.providers import Embedder
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "samples" / "daily-papers-2025-10-31.txt"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The assembled model (1.1 GB) and tokenizer encodings are hash-checked and immutable, so tests share
+# the user's cache rather than paying 4 s and 1.1 GB of disk per test.
+SHARED_CACHE = Path(platformdirs.user_cache_dir("paperboy"))
+
+
+@pytest.fixture(autouse=True)
+def env_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point Paperboy at a fresh data dir; hide any OpenAI key, Chroma server or .env of the host."""
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("PAPERBOY_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("PAPERBOY_CACHE_DIR", str(SHARED_CACHE))
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "CHROMA_PORT", "PAPERBOY_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield data_dir
+
+
+@pytest.fixture
+def settings(env_setup: Path) -> Settings:
+    """Settings as the CLI would load them in this test."""
+    return Settings()
+
+
+class HashEmbeddings(Embeddings):
+    """Deterministic bag-of-words vectors: same words, same direction; no model, instant."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        vector = np.zeros(64)
+        for word in text.lower().split():
+            vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % 64] += 1.0
+        return (vector / max(np.linalg.norm(vector), 1e-9)).tolist()
+
+
+@pytest.fixture
+def fake_embedder(monkeypatch: pytest.MonkeyPatch) -> HashEmbeddings:
+    """Replace the local embedding model with HashEmbeddings for this test."""
+    fake = HashEmbeddings()
+    monkeypatch.setitem(providers.EMBED, "local", lambda settings: Embedder("fake-hash-64", fake))
+    return fake
+
+
+def run_cli(*args: str) -> Result:
+    """Invoke `paperboy ARGS` in-process, the way a user would from the shell."""
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def sample_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample day ingested once with the real local embeddings; tests copy it."""
+    data_dir = tmp_path_factory.mktemp("sample-store")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PAPERBOY_DATA_DIR", str(data_dir))
+        mp.setenv("PAPERBOY_CACHE_DIR", str(SHARED_CACHE))
+        result = run_cli("ingest", str(SAMPLE), "--date", "2025-10-31")
+    assert result.exit_code == 0, result.output
+    return data_dir
+
+
+@pytest.fixture
+def sample_store(sample_store_dir: Path, env_setup: Path) -> Path:
+    """A private copy of the ingested sample day, as this test's data dir."""
+    shutil.copytree(sample_store_dir, env_setup)
+    return env_setup
