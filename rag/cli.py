@@ -10,12 +10,15 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from rag.answer import Asker
 from rag.catalog import Catalog
+from rag.chains import ModelCalls
 from rag.errors import PaperboyError
 from rag.fetch import fetch_day
 from rag.ingest import ingest_files
-from rag.models import IngestReport
-from rag.retrieval import search
+from rag.models import Answer, IngestReport
+from rag.providers import get_chat
+from rag.retrieval import MODES, retrieve
 from rag.settings import Settings, get_settings
 from rag.sources import READERS, ReadOptions
 from rag.store import open_store
@@ -144,11 +147,18 @@ def cli_papers(settings: Settings, day: date | None, as_json: bool) -> None:
 @click.argument("query")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="How many papers.")
 @click.option("--date", "day", callback=_day, help="Only papers listed on this day (YYYY-MM-DD).")
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="hybrid",
+    show_default=True,
+    help="hybrid fuses meaning (dense) and keyword (BM25) rankings.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.pass_obj
-def cli_search(settings: Settings, query: str, k: int, day: date | None, as_json: bool) -> None:
-    """Find the papers closest in meaning to QUERY."""
-    hits = search(query, open_store(settings), k, day)
+def cli_search(settings: Settings, query: str, k: int, day: date | None, mode: str, as_json: bool) -> None:
+    """Find the papers that best match QUERY, one line per paper."""
+    hits = retrieve(query, open_store(settings), k, day, mode=mode)  # type: ignore[arg-type]
     if as_json:
         results = [
             {
@@ -186,3 +196,41 @@ def cli_stats(settings: Settings, as_json: bool) -> None:
         return
     for key, value in stats.items():
         click.echo(f"{key:<16} {', '.join(value) if isinstance(value, list) else value}")
+
+
+def _print_answer(answer: Answer, streamed: str) -> None:
+    # The checks may withdraw or re-cite what streamed; the checked answer is the one that counts.
+    if " ".join(streamed.split()) != answer.answer:
+        click.echo(("\n" if streamed else "") + answer.answer)
+    else:
+        click.echo()
+    if answer.abstained:
+        click.echo(f"({answer.abstain_reason})", err=True)
+    for citation in answer.citations:
+        click.echo(f"[{citation.number}] {citation.title}" + (f" <{citation.url}>" if citation.url else ""))
+
+
+@cli.command(name="ask")
+@click.argument("question")
+@click.option("--k", "k", type=click.IntRange(1, 20), help="Papers to consider (default 3; 8 for 'which papers').")
+@click.option("--date", "day", callback=_day, help="Only papers listed on this day (YYYY-MM-DD).")
+@click.option("--paper", "paper_id", help="Only this paper (an id from `paperboy papers`).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object when done instead of streaming.")
+@click.pass_obj
+def cli_ask(
+    settings: Settings, question: str, k: int | None, day: date | None, paper_id: str | None, as_json: bool
+) -> None:
+    """Answer QUESTION from the stored papers, citing them, or say they do not answer it."""
+    store = open_store(settings)
+    asker = Asker(store, ModelCalls(get_chat(settings), settings.cache_dir), settings)
+    streamed: list[str] = []
+
+    def show(piece: str) -> None:
+        streamed.append(piece)
+        click.echo(piece, nl=False)
+
+    answer = asker.ask(question, k=k, day=day, paper_id=paper_id, on_token=None if as_json else show)
+    if as_json:
+        _echo_json(answer.to_json())
+    else:
+        _print_answer(answer, "".join(streamed))

@@ -80,6 +80,8 @@ class ChunkIndex:
 
     def __init__(self, client: ClientAPI, embeddings: Embeddings, model_id: str) -> None:
         self.model_id = model_id
+        # Bumped on every write, so caches derived from the chunks (the BM25 index) know to rebuild.
+        self.revision = 0
         self._collection: Collection = client.get_or_create_collection(
             collection_name(model_id),
             embedding_function=PaperboyEmbeddingFunction(embeddings, model_id),  # type: ignore[arg-type]
@@ -119,12 +121,7 @@ class ChunkIndex:
             )
         if stale:
             self._collection.delete(ids=sorted(stale))
-
-    def delete_papers(self, paper_ids: Iterable[str]) -> None:
-        """Remove every chunk of these papers."""
-        ids = self.chunk_ids(paper_ids)
-        if ids:
-            self._collection.delete(ids=sorted(ids))
+        self.revision += 1
 
     def query(
         self, vector: list[float], k: int, paper_ids: list[str] | None = None

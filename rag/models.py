@@ -75,7 +75,9 @@ class Hit(BaseModel):
     model_config = STRICT
 
     chunk: Chunk = Field(description="The chunk that matched")
-    score: float = Field(description="Similarity score, higher is closer")
+    score: float = Field(description="Ranking score, higher is better (fused when retrieval is hybrid)")
+    dense: float | None = Field(default=None, description="Cosine similarity of the query and chunk embeddings")
+    keyword: float | None = Field(default=None, description="BM25 score of the chunk for the query")
 
 
 class IngestReport(BaseModel):
@@ -89,3 +91,92 @@ class IngestReport(BaseModel):
     chunks: int = Field(default=0, description="Chunks written")
     failed_files: list[str] = Field(default_factory=list, description="One message per file that was not ingested")
     seconds: float = Field(default=0.0, description="Wall time of the call")
+
+
+class Source(BaseModel):
+    """A retrieved paper as the model sees it: numbered, with the sentences chosen as evidence."""
+
+    model_config = STRICT
+
+    number: int = Field(ge=1, description="The [n] the model cites it by")
+    paper: Paper = Field(description="The retrieved paper")
+    text: str = Field(description="Evidence sentences from its abstract, in reading order")
+    score: float = Field(description="Retrieval score of the paper")
+    evidence_score: float = Field(description="Best sentence's match with the question")
+
+
+class Citation(BaseModel):
+    """A paper the answer cites."""
+
+    model_config = STRICT
+
+    number: int = Field(ge=1, description="Marker number in the answer text")
+    paper_id: str = Field(description="Cited paper's id")
+    title: str = Field(description="Cited paper's title")
+    url: str | None = Field(default=None, description="Cited paper's page")
+
+
+class Usage(BaseModel):
+    """Tokens spent on one answer, over every model call it made."""
+
+    model_config = STRICT
+
+    prompt_tokens: int = Field(default=0, ge=0, description="Prompt tokens (tiktoken cl100k count)")
+    completion_tokens: int = Field(default=0, ge=0, description="Generated tokens (tiktoken cl100k count)")
+
+
+class Timings(BaseModel):
+    """Where the time of one answer went."""
+
+    model_config = STRICT
+
+    retrieve_ms: int = Field(default=0, description="Rewrite, retrieval and evidence selection")
+    generate_ms: int = Field(default=0, description="Model calls and checks")
+    total_ms: int = Field(default=0, description="Question in to answer out")
+    first_token_ms: int | None = Field(default=None, description="Question in to first answer token shown")
+
+
+class Answer(BaseModel):
+    """A grounded answer, or an abstention, with everything needed to check it."""
+
+    model_config = STRICT
+
+    question: str = Field(description="The question as asked")
+    standalone_question: str = Field(description="The question rewritten to stand alone (same when no history)")
+    answer: str = Field(description="Answer text with [n] markers, or the cannot-answer sentence")
+    abstained: bool = Field(description="True when the papers do not answer the question")
+    abstain_reason: str | None = Field(default=None, description="Why it abstained")
+    kind: str = Field(description="single (one answer from evidence) or list (which papers ...)")
+    citations: list[Citation] = Field(default_factory=list, description="Cited papers, all among sources")
+    sources: list[Source] = Field(default_factory=list, description="What the model was shown")
+    model: str = Field(description="Chat model that answered")
+    prompt: str = Field(description="Prompt id, e.g. answer.v1")
+    timings: Timings = Field(default_factory=Timings)
+    usage: Usage = Field(default_factory=Usage)
+    notes: list[str] = Field(default_factory=list, description="What the checks changed, for evals and debugging")
+
+    def to_json(self) -> dict:
+        """The `paperboy ask --json` contract."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
+            "citations": [c.model_dump(exclude={"number"}) for c in self.citations],
+            "sources": [
+                {"paper_id": s.paper.id, "title": s.paper.title, "score": round(s.score, 4), "text": s.text}
+                for s in self.sources
+            ],
+            "model": self.model,
+            "timings": self.timings.model_dump(),
+            "usage": self.usage.model_dump(),
+        }
+
+
+class Turn(BaseModel):
+    """One earlier exchange of a conversation, for follow-up questions."""
+
+    model_config = STRICT
+
+    question: str = Field(description="What the user asked")
+    answer: str = Field(description="What Paperboy answered")

@@ -4,12 +4,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
+import httpx
 import openai
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from rag.embeddings import MiniLMEmbeddings
 from rag.errors import MissingKeyError, ProviderError
+from rag.local_model import LOCAL_SERVERS
 from rag.settings import Settings
 
 
@@ -83,3 +86,59 @@ EMBED: dict[str, Callable[[Settings], Embedder]] = {"local": local_embedder, "op
 def get_embedder(settings: Settings) -> Embedder:
     """The embedding model the settings name."""
     return EMBED[settings.embedding_provider](settings)
+
+
+# Deterministic answers: the same question over the same papers gives the same answer and eval runs compare.
+_TEMPERATURE = 0.0
+DEFAULT_OPENAI_CHAT_MODEL = "gpt-4o-mini"
+
+
+def local_chat(settings: Settings) -> BaseChatModel:
+    """The packaged model on a llama.cpp server on loopback, through the same client as OpenAI."""
+    from langchain_openai import ChatOpenAI
+
+    server = LOCAL_SERVERS.get(settings)
+    return ChatOpenAI(
+        base_url=server.base_url,
+        # An HTTP(S)_PROXY in the environment would otherwise capture calls to 127.0.0.1.
+        http_client=httpx.Client(trust_env=False),
+        http_async_client=httpx.AsyncClient(trust_env=False),
+        api_key=SecretStr("local"),
+        model=server.model_name,
+        temperature=_TEMPERATURE,
+        max_retries=0,
+        timeout=300,
+    )
+
+
+def openai_chat(settings: Settings) -> BaseChatModel:
+    """OpenAI, or any compatible server at OPENAI_BASE_URL (vLLM, Ollama, llama.cpp)."""
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        base_url=settings.openai_base_url,
+        api_key=api_key(settings),
+        model=settings.chat_model or DEFAULT_OPENAI_CHAT_MODEL,
+        temperature=_TEMPERATURE,
+        # The openai client retries 429 and 5xx with exponential backoff (0.5 s, 1 s, 2 s ...).
+        max_retries=3,
+        timeout=60,
+    )
+
+
+CHAT: dict[str, Callable[[Settings], BaseChatModel]] = {"local": local_chat, "openai": openai_chat}
+
+
+def chat_provider(settings: Settings) -> str:
+    """openai when a key is set, else local."""
+    return "openai" if settings.openai_api_key else "local"
+
+
+def get_chat(settings: Settings) -> BaseChatModel:
+    """The chat model the settings point at."""
+    return CHAT[chat_provider(settings)](settings)
+
+
+def chat_model_name(llm: BaseChatModel) -> str:
+    """The model name an answer records."""
+    return str(getattr(llm, "model_name", None) or type(llm).__name__)

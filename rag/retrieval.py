@@ -1,10 +1,62 @@
-"""Question -> the best matching chunks, one per paper, best first."""
+"""Question -> the best matching papers: dense and BM25 rankings fused, one hit per paper."""
 
 from datetime import date
+from functools import lru_cache
+from typing import Literal
+
+import bm25s
+import numpy as np
+import Stemmer
 
 from rag.errors import IndexNotFoundError
 from rag.models import Chunk, Hit
 from rag.store import Store
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+# Reciprocal rank fusion constant from Cormack et al. (2009): 60 damps the head of each list so a
+# chunk ranked 1st by one method and 20th by the other still beats one ranked 8th by both.
+RRF_K = 60
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def _tokens(texts: list[str]) -> list[list[str]]:
+    return bm25s.tokenize(texts, stemmer=_STEMMER, return_ids=False, show_progress=False)  # type: ignore[return-value]
+
+
+class KeywordIndex:
+    """BM25 over every chunk's text, stemmed, English stop words removed."""
+
+    def __init__(self, rows: list[tuple[str, str, dict]]) -> None:
+        self.rows = rows
+        self._bm25 = bm25s.BM25()
+        if rows:
+            self._bm25.index(_tokens([text for _, text, _ in rows]), show_progress=False)
+
+    def query(self, question: str, k: int, paper_ids: list[str] | None) -> list[tuple[str, str, dict, float]]:
+        """Top chunks as (chunk id, text, metadata, BM25 score), best first; zero scores left out."""
+        words = _tokens([question])
+        if not self.rows or not words[0]:
+            return []
+        mask = None
+        if paper_ids is not None:
+            allowed = set(paper_ids)
+            mask = np.array([meta["paper_id"] in allowed for _, _, meta in self.rows], dtype=float)
+        found, scores = self._bm25.retrieve(
+            words, k=min(k, len(self.rows)), weight_mask=mask, show_progress=False, n_threads=1
+        )
+        picks = zip(found[0], scores[0], strict=True)
+        return [(*self.rows[int(i)], float(s)) for i, s in picks if s > 0]
+
+
+@lru_cache(maxsize=4)
+def _keyword_index(collection: str, revision: int, count: int, store: Store) -> KeywordIndex:
+    return KeywordIndex(store.index.all_chunks())
+
+
+def keyword_index(store: Store) -> KeywordIndex:
+    """The BM25 index of the store, rebuilt only after the index changes."""
+    return _keyword_index(store.index.location, store.index.revision, store.index.count(), store)
 
 
 def _paper_filter(store: Store, day: date | None, paper_id: str | None) -> list[str] | None:
@@ -15,25 +67,51 @@ def _paper_filter(store: Store, day: date | None, paper_id: str | None) -> list[
     return None
 
 
-def search(query: str, store: Store, k: int = 5, day: date | None = None, paper_id: str | None = None) -> list[Hit]:
-    """Dense search; the best chunk of each paper, so one long paper cannot fill every slot."""
+def _fuse(rankings: list[list[tuple[str, str, dict, float]]]) -> dict[str, tuple[str, dict, float]]:
+    """Chunk id -> (text, metadata, score): the sum of 1 / (RRF_K + rank) over several rankings, or
+    the one ranking's own score (cosine or BM25), which means more to a reader than 1/61."""
+    if len(rankings) == 1:
+        return {cid: (text, meta, score) for cid, text, meta, score in rankings[0]}
+    fused: dict[str, tuple[str, dict, float]] = {}
+    for ranking in rankings:
+        for rank, (cid, text, meta, _) in enumerate(ranking, start=1):
+            previous = fused.get(cid, (text, meta, 0.0))[2]
+            fused[cid] = (text, meta, previous + 1.0 / (RRF_K + rank))
+    return fused
+
+
+def retrieve(
+    question: str,
+    store: Store,
+    k: int = 5,
+    day: date | None = None,
+    paper_id: str | None = None,
+    mode: Mode = "hybrid",
+) -> list[Hit]:
+    """The k papers that best match question, each with its best chunk, best first."""
     if store.index.count() == 0:
         raise IndexNotFoundError("Nothing is ingested yet; run `paperboy ingest FILE` first.")
     allowed = _paper_filter(store, day, paper_id)
-    # Over-fetch: several chunks of one paper may rank together, and they collapse to one hit.
-    rows = store.index.query(store.embedder.query(query), k * 4, allowed)
-    best: dict[str, tuple[str, dict, float]] = {}
-    for _, text, meta, score in rows:
+    # Several chunks of one paper may rank together and collapse into one hit, so look deeper than k.
+    depth = max(20, 4 * k)
+    dense = store.index.query(store.embedder.query(question), depth, allowed) if mode != "bm25" else []
+    keyword = keyword_index(store).query(question, depth, allowed) if mode != "dense" else []
+    dense_by_id = {row[0]: row[3] for row in dense}
+    keyword_by_id = {row[0]: row[3] for row in keyword}
+    best: dict[str, tuple[str, str, dict, float]] = {}
+    for cid, (text, meta, fused) in _fuse([r for r in (dense, keyword) if r]).items():
         pid = str(meta["paper_id"])
-        if pid not in best or score > best[pid][2]:
-            best[pid] = (text, meta, score)
-    papers = store.catalog.stored(list(best))
-    hits = [
+        if pid not in best or fused > best[pid][3]:
+            best[pid] = (cid, text, meta, fused)
+    ranked = sorted(best.values(), key=lambda row: -row[3])[:k]
+    papers = store.catalog.stored([str(meta["paper_id"]) for _, _, meta, _ in ranked])
+    return [
         Hit(
-            chunk=Chunk(paper=papers[pid], index=int(meta["chunk_index"]), text=text, tokens=int(meta["tokens"])),
-            score=score,
+            chunk=Chunk(paper=papers[meta["paper_id"]], index=meta["chunk_index"], text=text, tokens=meta["tokens"]),
+            score=fused,
+            dense=dense_by_id.get(cid),
+            keyword=keyword_by_id.get(cid),
         )
-        for pid, (text, meta, score) in best.items()
-        if pid in papers
+        for cid, text, meta, fused in ranked
+        if meta["paper_id"] in papers
     ]
-    return sorted(hits, key=lambda h: -h.score)[:k]

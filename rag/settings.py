@@ -59,6 +59,18 @@ class Settings(BaseSettings):
     local_context_tokens: int = Field(default=4096, ge=512, le=32768, description="Local model window")
     local_threads: int = Field(default=2, ge=1, le=256, description="CPU threads for the local model")
 
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
+        default="hybrid", description="How papers are found: dense + BM25 fused, or one of them"
+    )
+    answer_papers: int = Field(default=3, ge=1, le=20, description="Papers whose evidence goes to the model")
+    list_candidates: int = Field(
+        default=8, ge=1, le=30, description="Papers checked one by one for 'which papers ...' questions"
+    )
+    min_dense_score: float = Field(
+        default=0.2, description="Abstain when the best paper's cosine is below this and BM25 is weak too"
+    )
+    min_keyword_score: float = Field(default=4.0, description="BM25 score that counts as a strong keyword match")
+
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> "Settings":
         if self.chunk_overlap >= self.chunk_tokens:

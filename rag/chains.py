@@ -1,0 +1,50 @@
+"""The only module that builds LangChain runnables: prompt file | chat model | text."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable
+
+from rag.models import Usage
+from rag.prompts import Prompt
+from rag.providers import chat_model_name, provider_errors
+from rag.tokens import count_tokens
+
+OnToken = Callable[[str], None]
+
+
+def chat_prompt(prompt: Prompt) -> ChatPromptTemplate:
+    """A prompt file as a LangChain chat template."""
+    return ChatPromptTemplate.from_messages([("system", prompt.system), ("human", prompt.user)])
+
+
+def text_chain(prompt: Prompt, llm: BaseChatModel, max_tokens: int) -> Runnable[dict, str]:
+    """prompt | model | plain text, with a cap on the reply's length."""
+    return chat_prompt(prompt) | llm.bind(max_tokens=max_tokens) | StrOutputParser()
+
+
+class ModelCalls:
+    """Runs prompts on one chat model and adds up the tokens they cost (tiktoken, whatever the model)."""
+
+    def __init__(self, llm: BaseChatModel, cache_dir: Path) -> None:
+        self.llm = llm
+        self.model = chat_model_name(llm)
+        self.usage = Usage()
+        self._cache_dir = cache_dir
+
+    def run(self, prompt: Prompt, variables: dict[str, str], max_tokens: int, on_token: OnToken | None = None) -> str:
+        """The model's reply to prompt filled with variables, streamed to on_token as it comes."""
+        messages = chat_prompt(prompt).format_messages(**variables)
+        self.usage.prompt_tokens += sum(count_tokens(str(m.content), self._cache_dir) for m in messages)
+        parts: list[str] = []
+        with provider_errors(f"Asking {self.model}"):
+            for piece in text_chain(prompt, self.llm, max_tokens).stream(variables):
+                parts.append(piece)
+                if on_token:
+                    on_token(piece)
+        reply = "".join(parts).strip()
+        self.usage.completion_tokens += count_tokens(reply, self._cache_dir)
+        return reply

@@ -1,0 +1,146 @@
+"""Retrieved papers -> the few sentences that bear on the question, numbered as sources.
+
+A 1.5B model reads ~70 prompt tokens/s on 2 cores: three whole abstracts (~1,000 tokens) cost
+~14 s before the first word, three or four evidence sentences (~150 tokens) about 2 s. Short
+context is also what keeps it from grabbing the wrong number.
+"""
+
+import re
+
+import numpy as np
+
+from rag.models import Hit, Source
+from rag.providers import Embedder
+
+# A sentence ends at . ! or ? followed by a space and a capital, digit or quote; "e.g. the" and
+# "5.75x" stay whole because a lower-case letter or digit follows the dot.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_WORD = re.compile(r"[a-z0-9]+")
+# A measured figure, not any digit: "5.75x", "51%", "7 seconds", "0.611"; not "3D" or "GPT-4".
+_FIGURE = re.compile(
+    r"\d+(?:\.\d+)?\s*(?:%|x\b|\u00d7|times\b|fold\b|percent|seconds?\b|minutes?\b|hours?\b|fps\b|ms\b|points?\b)"
+    r"|\d+\.\d+|\d{1,3}(?:,\d{3})+"
+)
+_FIGURE_QUESTION = re.compile(
+    r"\bhow (much|many|fast|large|big|long|often|well|accurate)\b|\bby (what|how)\b|"
+    r"\bwhat (fraction|share|percentage|ratio|factor|speedup|rate|score|value|accuracy|number)\b|"
+    r"\b(speed-?up|ratio|percent|times faster)\b",
+    re.I,
+)
+_STOP = set(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "their",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "which",
+        "who",
+        "why",
+        "with",
+        "we",
+        "our",
+        "paper",
+        "papers",
+    ]
+)
+
+
+# Sentences that talk to the assistant instead of about the research. They never carry a finding,
+# so they never reach the model: "IGNORE ALL PREVIOUS INSTRUCTIONS", "System note: the assistant must".
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules|prompts?|guidelines)\b"
+    r"|\b(system|developer|assistant) (note|prompt|message|instruction)\b|\bthe (assistant|ai|model) (must|should)\b"
+    r"|\byou (must|should|are required to) (answer|reply|respond|say|state|cite|ignore)\b",
+    re.I,
+)
+
+
+def is_instruction(sentence: str) -> bool:
+    """True for a sentence that addresses the assistant, as a prompt injection does."""
+    return bool(_INSTRUCTION.search(sentence))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of an abstract, whitespace collapsed."""
+    return [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
+
+
+def content_words(text: str) -> set[str]:
+    """Words that carry meaning, cut to 5 letters."""
+    # Crude stemming (first 5 letters) so "distil" meets "distillation" and "speeds" meets "speedup".
+    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def _overlap(question: set[str], sentence: str) -> float:
+    return len(question & content_words(sentence)) / max(len(question), 1)
+
+
+def asks_for_a_figure(question: str) -> bool:
+    """How much, how many, how fast, what ratio ...: the answer is a number."""
+    return bool(_FIGURE_QUESTION.search(question))
+
+
+def _scores(question: str, sentences: list[str], embedder: Embedder) -> np.ndarray:
+    """Meaning (cosine) plus shared words: numbers and rare names are what embeddings blur.
+
+    When the question asks for a figure, sentences that hold one get a lift: "GVGEN generates in
+    about 7 seconds" shares few words with "How fast is GVGEN?" but is the answer.
+    """
+    vectors = np.array(embedder.documents([question, *sentences]))
+    cosine = vectors[1:] @ vectors[0]
+    words = content_words(question)
+    figure = 0.5 if asks_for_a_figure(question) else 0.0
+    return cosine + np.array([0.5 * _overlap(words, s) + figure * bool(_FIGURE.search(s)) for s in sentences])
+
+
+def select_evidence(question: str, hits: list[Hit], embedder: Embedder, per_paper: list[int]) -> list[Source]:
+    """The best sentences of each hit's abstract, in reading order: per_paper[i] of them for hit i."""
+    plan = [
+        (hit, [s for s in split_sentences(hit.chunk.paper.abstract) if not is_instruction(s)], n)
+        for hit, n in zip(hits, per_paper, strict=False)
+    ]
+    flat = [s for _, sentences, _ in plan for s in sentences]
+    if not flat:
+        return []
+    scores = iter(_scores(question, flat, embedder).tolist())
+    sources = []
+    for number, (hit, sentences, n) in enumerate(plan, start=1):
+        ranked = [next(scores) for _ in sentences]
+        keep = sorted(sorted(range(len(sentences)), key=lambda i: -ranked[i])[:n])
+        sources.append(
+            Source(
+                number=number,
+                paper=hit.chunk.paper,
+                text=" ".join(sentences[i] for i in keep),
+                score=hit.score,
+                evidence_score=max(ranked[i] for i in keep),
+            )
+        )
+    return sources
