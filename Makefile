@@ -20,13 +20,16 @@ run: install
 	$(BIN)/paperboy ingest $(SAMPLE) --date 2025-10-31
 	$(BIN)/paperboy papers --date 2025-10-31
 	$(BIN)/paperboy search "speeding up diffusion model sampling"
+	$(BIN)/paperboy ask "What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?"
 
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# Benchmarks print numbers; they are not part of the test suite (the README quotes them).
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/answers.py --pipelines default,dense,bm25
 
 clean:
 	rm -rf $(VENV) .pytest_cache

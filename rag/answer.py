@@ -68,7 +68,7 @@ def standalone_question(question: str, history: Sequence[Turn], calls: ModelCall
     if not history:
         return question
     rewritten = calls.run(load_prompt("rewrite"), {"history": _history_text(history), "question": question}, 60)
-    rewritten = rewritten.strip().strip('"').splitlines()[0] if rewritten.strip() else ""
+    rewritten = rewritten.strip().splitlines()[0].strip().strip('"') if rewritten.strip() else ""
     return rewritten or question
 
 
@@ -98,6 +98,12 @@ def _provenance(text: str, sources: list[Source]) -> list[Source]:
     return []
 
 
+def _valid_marker(group: str, by_number: dict[int, Source]) -> str:
+    """'[2, 7]' with 3 sources -> '[2]'; nothing when no number in it names a source."""
+    valid = [n.strip() for n in group.split(",") if int(n) in by_number]
+    return f"[{', '.join(valid)}]" if valid else ""
+
+
 def cite_answer(text: str, sources: list[Source]) -> tuple[str, list[Citation], list[str]]:
     """Cite what the answer rests on: the sources its figures come from, else the model's valid markers.
 
@@ -115,12 +121,10 @@ def cite_answer(text: str, sources: list[Source]) -> tuple[str, list[Citation], 
         notes.append(f"cited [{sources[0].number}]: the answer named no source")
     cited = origin or marked or sources[:1]
     if cited == marked:
-        body = _MARKER.sub(
-            lambda m: m.group(0) if all(int(n) in by_number for n in m.group(1).split(",")) else "", text
-        )
+        body = _MARKER.sub(lambda m: _valid_marker(m.group(1), by_number), text)
     else:
         body = _MARKER.sub("", text).rstrip(" .") + " " + "".join(f"[{s.number}]" for s in cited) + "."
-    return " ".join(body.split()), [_cite(s) for s in cited], notes
+    return re.sub(r"\s+([.,;:])", r"\1", " ".join(body.split())), [_cite(s) for s in cited], notes
 
 
 def near_the_best(hit: Hit, hits: list[Hit]) -> bool:

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from rag.errors import PaperNotFoundError, StoreError
-from rag.models import Paper
+from rag.models import Explainer, Paper
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -21,6 +21,14 @@ CREATE TABLE IF NOT EXISTS listings (
     PRIMARY KEY (paper_id, day)
 );
 CREATE INDEX IF NOT EXISTS listings_day ON listings(day);
+CREATE TABLE IF NOT EXISTS explainers (
+    paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+    content_hash TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    model TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (paper_id, content_hash, prompt_version, model)
+);
 """
 
 
@@ -101,6 +109,31 @@ class Catalog:
         with self._connect() as conn:
             rows = conn.execute("SELECT DISTINCT day FROM listings ORDER BY day DESC").fetchall()
         return [date.fromisoformat(day) for (day,) in rows]
+
+    def explainer(self, paper: Paper, prompt_version: str, model: str) -> Explainer | None:
+        """The cached explainer of this exact text, prompt and model, if there is one."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT record FROM explainers WHERE paper_id = ? AND content_hash = ? AND prompt_version = ? "
+                "AND model = ?",
+                [paper.id, paper.content_hash, prompt_version, model],
+            ).fetchone()
+        return Explainer.model_validate_json(row[0]).model_copy(update={"cached": True}) if row else None
+
+    def save_explainer(self, explainer: Explainer) -> None:
+        """Store one explainer as soon as it exists, so a stopped run resumes where it was."""
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO explainers (paper_id, content_hash, prompt_version, model, record) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    explainer.paper_id,
+                    explainer.content_hash,
+                    explainer.prompt_version,
+                    explainer.model,
+                    explainer.model_dump_json(exclude={"cached"}),
+                ],
+            )
 
     def count(self) -> int:
         """Number of papers."""

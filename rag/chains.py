@@ -4,21 +4,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables import Runnable
 
 from rag.models import Usage
 from rag.prompts import Prompt
-from rag.providers import chat_model_name, provider_errors
+from rag.providers import chat_model_name, client_secret, provider_errors
 from rag.tokens import count_tokens
 
 OnToken = Callable[[str], None]
 
 
 def chat_prompt(prompt: Prompt) -> ChatPromptTemplate:
-    """A prompt file as a LangChain chat template."""
-    return ChatPromptTemplate.from_messages([("system", prompt.system), ("human", prompt.user)])
+    """A prompt file as a LangChain chat template, open to follow-up turns (a correction, a check)."""
+    return ChatPromptTemplate.from_messages(
+        [("system", prompt.system), ("human", prompt.user), MessagesPlaceholder("follow_up", optional=True)]
+    )
 
 
 def text_chain(prompt: Prompt, llm: BaseChatModel, max_tokens: int) -> Runnable[dict, str]:
@@ -35,12 +38,20 @@ class ModelCalls:
         self.usage = Usage()
         self._cache_dir = cache_dir
 
-    def run(self, prompt: Prompt, variables: dict[str, str], max_tokens: int, on_token: OnToken | None = None) -> str:
-        """The model's reply to prompt filled with variables, streamed to on_token as it comes."""
+    def run(
+        self,
+        prompt: Prompt,
+        variables: dict[str, str],
+        max_tokens: int,
+        on_token: OnToken | None = None,
+        follow_up: list[BaseMessage] | None = None,
+    ) -> str:
+        """The model's reply to prompt filled with variables (then any follow-up turns), streamed to on_token."""
+        variables = {**variables, "follow_up": follow_up or []}
         messages = chat_prompt(prompt).format_messages(**variables)
         self.usage.prompt_tokens += sum(count_tokens(str(m.content), self._cache_dir) for m in messages)
         parts: list[str] = []
-        with provider_errors(f"Asking {self.model}"):
+        with provider_errors(f"Asking {self.model}", client_secret(self.llm)):
             for piece in text_chain(prompt, self.llm, max_tokens).stream(variables):
                 parts.append(piece)
                 if on_token:
@@ -48,3 +59,8 @@ class ModelCalls:
         reply = "".join(parts).strip()
         self.usage.completion_tokens += count_tokens(reply, self._cache_dir)
         return reply
+
+
+def correction(previous: str, problem: str) -> list[BaseMessage]:
+    """Follow-up turns that show the model its reply and name what to fix; the shared prefix stays cached."""
+    return [AIMessage(previous), HumanMessage(f"That has a problem: {problem}. Write it again, fixing only that.")]

@@ -75,9 +75,14 @@ _STOP = set(
 # Sentences that talk to the assistant instead of about the research. They never carry a finding,
 # so they never reach the model: "IGNORE ALL PREVIOUS INSTRUCTIONS", "System note: the assistant must".
 _INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules|prompts?|guidelines)\b"
-    r"|\b(system|developer|assistant) (note|prompt|message|instruction)\b|\bthe (assistant|ai|model) (must|should)\b"
-    r"|\byou (must|should|are required to) (answer|reply|respond|say|state|cite|ignore)\b",
+    r"\b(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(of\s+)?(the\s+|your\s+)?(previous|prior|above|earlier|"
+    r"preceding|system|your)\b.{0,20}\b(instructions?|rules|prompts?|guidelines)\b"
+    r"|\b(ignore|disregard|forget)\s+(the\s+|all\s+|any\s+)?(instructions?|rules|prompts?)\s+"
+    r"(above|before|so far|given)\b"
+    r"|\b(system|developer|assistant) (note|message|instruction)s?\s*:"
+    r"|\bthe (assistant|ai assistant|chatbot|language model reading this) (must|should)\b"
+    r"|\byou (must|should|are required to) (answer|reply|respond|say|state|cite|ignore)\b"
+    r"|^\W*(answer|respond|reply)\s+(every|each|all|any)\s+(question|query|request)s?\b",
     re.I,
 )
 

@@ -3,8 +3,11 @@
 import re
 from decimal import Decimal, InvalidOperation
 
-# A number, optionally with thousands separators and decimals: 5.75, 1,000, 0.611.
-_NUMBER = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d])")
+# A number, optionally with thousands separators and decimals: 5.75, 1,000, 0.611. It may carry a
+# unit letter (5.75x, 0.8B, 15.7M) but is not part of a name: the 3 of "3D", the 20 of "ResNet20".
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d])(?=[xXBMKkGT]?(?![A-Za-z]))")
+# LaTeX debris in abstracts glues numbers to words: "sim7 seconds", "64times64".
+_DEBRIS = re.compile(r"\bsim(?=\d)|(?<=\d)times(?=\d)")
 # [1], [2, 3] citation markers are not claims.
 _MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 # Capitalised words inside a sentence (not its first word): names of methods, datasets, places.
@@ -14,7 +17,7 @@ _WORDS_OK_CAPITALISED = {"I", "The", "This", "These", "It", "In", "A", "An"}
 
 def _number_spans(text: str) -> list[tuple[str, Decimal]]:
     spans = []
-    for match in _NUMBER.finditer(_MARKER.sub(" ", text)):
+    for match in _NUMBER.finditer(_DEBRIS.sub(" ", _MARKER.sub(" ", text))):
         whole, fraction = match.groups()
         try:
             spans.append((match.group(0), Decimal(whole.replace(",", "") + (fraction or "")).normalize()))

@@ -23,15 +23,22 @@ _BATCH = 500
 class PaperboyEmbeddingFunction(EmbeddingFunction[Documents]):
     """Adapts the configured LangChain embeddings to Chroma; registered so stores reopen by name."""
 
-    def __init__(self, embeddings: Embeddings, model_id: str) -> None:
+    def __init__(self, embeddings: Embeddings | None, model_id: str) -> None:
         self._embeddings = embeddings
         self._model_id = model_id
 
+    def _loaded(self) -> Embeddings:
+        if self._embeddings is None:
+            from rag.embeddings import MiniLMEmbeddings
+
+            self._embeddings = MiniLMEmbeddings()
+        return self._embeddings
+
     def __call__(self, input: Documents) -> Any:
-        return self._embeddings.embed_documents(list(input))
+        return self._loaded().embed_documents(list(input))
 
     def embed_query(self, input: Documents) -> Any:
-        return [self._embeddings.embed_query(text) for text in input]
+        return [self._loaded().embed_query(text) for text in input]
 
     @staticmethod
     def name() -> str:
@@ -42,11 +49,10 @@ class PaperboyEmbeddingFunction(EmbeddingFunction[Documents]):
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> "PaperboyEmbeddingFunction":
-        # Only reached when a store is opened without Paperboy's settings (e.g. by Chroma's own
-        # tools); the local model needs none, so that is what such a reader gets.
-        from rag.embeddings import MiniLMEmbeddings
-
-        return PaperboyEmbeddingFunction(MiniLMEmbeddings(), config.get("model_id", ""))
+        # Chroma rebuilds the function from the stored config on every open and upsert, though Paperboy
+        # always passes its own vectors; the model loads only if such a copy is really asked to embed
+        # (a store opened by Chroma's own tools), and then it is the local one, which needs no settings.
+        return PaperboyEmbeddingFunction(None, config.get("model_id", ""))
 
     def default_space(self) -> Any:
         return "cosine"

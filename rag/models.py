@@ -180,3 +180,38 @@ class Turn(BaseModel):
 
     question: str = Field(description="What the user asked")
     answer: str = Field(description="What Paperboy answered")
+
+
+class Explainer(BaseModel):
+    """A plain-language TL;DR and paragraph for one paper, with the result of its checks."""
+
+    model_config = STRICT
+
+    paper_id: str = Field(description="The explained paper")
+    title: str = Field(description="Its title")
+    tldr: str = Field(description="One sentence")
+    explainer: str = Field(description="One paragraph of plain language")
+    flagged: bool = Field(description="True when it still failed a check after one retry")
+    flag_reason: str | None = Field(default=None, description="The failed check")
+    model: str = Field(description="Chat model that wrote it")
+    prompt_version: str = Field(description="Prompt id, e.g. explain.v1")
+    content_hash: str = Field(description="Hash of the paper text it explains: a changed abstract misses the cache")
+    cached: bool = Field(default=False, description="True when served from the catalog, not generated now")
+    attempts: int = Field(default=1, ge=1, description="Model calls it took (2 after a retry)")
+    seconds: float = Field(default=0.0, description="Generation time; 0 when cached")
+
+    def to_json(self) -> dict:
+        """The `paperboy explain --json` contract."""
+        return self.model_dump(
+            include={
+                "paper_id",
+                "title",
+                "tldr",
+                "explainer",
+                "flagged",
+                "flag_reason",
+                "model",
+                "prompt_version",
+                "cached",
+            }
+        )

@@ -1,5 +1,6 @@
 """Model providers by name. A new provider is one function and one dict entry."""
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -15,9 +16,18 @@ from rag.errors import MissingKeyError, ProviderError
 from rag.local_model import LOCAL_SERVERS
 from rag.settings import Settings
 
+# Key-shaped strings a server may echo back in an error body ("Received API Key = sk-...").
+_KEY_LIKE = re.compile(r"\b(sk|key|tok)[-_][A-Za-z0-9_-]{8,}", re.I)
+
+
+def _redacted(message: str, secret: SecretStr | None) -> str:
+    if secret is not None and secret.get_secret_value():
+        message = message.replace(secret.get_secret_value(), "***")
+    return _KEY_LIKE.sub("***", message)
+
 
 @contextmanager
-def provider_errors(what: str) -> Iterator[None]:
+def provider_errors(what: str, secret: SecretStr | None = None) -> Iterator[None]:
     """Turn client exceptions into one ProviderError; the API key never reaches the message."""
     try:
         yield
@@ -26,12 +36,21 @@ def provider_errors(what: str) -> Iterator[None]:
             f"{what}: the endpoint refused the API key (HTTP {ex.status_code}); check OPENAI_API_KEY."
         ) from None
     except openai.APIStatusError as ex:
-        raise ProviderError(f"{what}: the endpoint answered HTTP {ex.status_code}: {ex.message}") from None
+        detail = _redacted(ex.message, secret)
+        raise ProviderError(f"{what}: the endpoint answered HTTP {ex.status_code}: {detail}") from None
     except (openai.APIConnectionError, openai.APITimeoutError) as ex:
         raise ProviderError(
             f"{what}: cannot reach the endpoint ({type(ex).__name__}); check OPENAI_BASE_URL and that the "
             "server is up, or unset OPENAI_API_KEY to use the local model."
         ) from None
+    except openai.APIError as ex:  # e.g. an error event in the middle of a streamed answer
+        raise ProviderError(f"{what}: the endpoint failed mid-answer: {_redacted(ex.message, secret)}") from None
+
+
+def client_secret(client: object) -> SecretStr | None:
+    """The API key a LangChain OpenAI client holds, so errors can be scrubbed of it."""
+    secret = getattr(client, "openai_api_key", None)
+    return secret if isinstance(secret, SecretStr) else None
 
 
 class Embedder(NamedTuple):
@@ -42,12 +61,12 @@ class Embedder(NamedTuple):
 
     def documents(self, texts: list[str]) -> list[list[float]]:
         """Embed texts to store."""
-        with provider_errors(f"Embedding with {self.model_id}"):
+        with provider_errors(f"Embedding with {self.model_id}", client_secret(self.embeddings)):
             return self.embeddings.embed_documents(texts)
 
     def query(self, text: str) -> list[float]:
         """Embed a search query."""
-        with provider_errors(f"Embedding with {self.model_id}"):
+        with provider_errors(f"Embedding with {self.model_id}", client_secret(self.embeddings)):
             return self.embeddings.embed_query(text)
 
 

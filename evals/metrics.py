@@ -1,0 +1,152 @@
+"""Judge-free metrics: per case from an Answer and a retrieval ranking, then aggregated."""
+
+import statistics
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evals.suite import Case, Pattern
+from rag.grounding import unsupported_names, unsupported_numbers
+from rag.models import Answer
+
+
+class CaseResult(BaseModel):
+    """One case's outcome: what came back and every metric that applies to it (None when not)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    tags: list[str]
+    question: str
+    expected: list[str] = Field(description="Expected paper ids")
+    expected_facts: list[str] = Field(default_factory=list, description="Facts as written in the suite")
+    should_abstain: bool
+    answer: str
+    abstained: bool
+    cited: list[str] = Field(description="Cited paper ids")
+    retrieved: list[str] = Field(description="Top retrieved paper ids, best first")
+    metrics: dict[str, float | None]
+    correct: bool
+    latency_s: float
+    first_token_s: float | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def rank_metrics(expected: set[str], retrieved: list[str], k: int = 5) -> dict[str, float | None]:
+    """hit@1, hit@5, recall@5 and reciprocal rank of the expected papers in a ranking."""
+    if not expected:
+        return {"hit@1": None, "hit@5": None, "recall@5": None, "mrr": None}
+    ranks = [i for i, pid in enumerate(retrieved, start=1) if pid in expected]
+    return {
+        "hit@1": float(bool(ranks) and ranks[0] == 1),
+        "hit@5": float(any(r <= k for r in ranks)),
+        "recall@5": len({pid for pid in retrieved[:k] if pid in expected}) / len(expected),
+        "mrr": 1.0 / ranks[0] if ranks else 0.0,
+    }
+
+
+def citation_metrics(expected: set[str], cited: list[str], sources: list[str]) -> dict[str, float | None]:
+    """Precision and recall of cited papers against expected; validity: every citation is a source."""
+    validity = sum(pid in sources for pid in cited) / len(cited) if cited else None
+    if not expected or not cited:
+        recall = 0.0 if expected else None
+        return {"citation_precision": None, "citation_recall": recall, "citation_validity": validity}
+    hits = len(set(cited) & expected)
+    return {
+        "citation_precision": hits / len(set(cited)),
+        "citation_recall": hits / len(expected),
+        "citation_validity": validity,
+    }
+
+
+def fact_found(fact: str | Pattern, text: str) -> bool:
+    """A fact string (case-insensitive) or regex found in text."""
+    return fact.found_in(text) if isinstance(fact, Pattern) else fact.lower() in text.lower()
+
+
+def fact_recall(facts: list[str | Pattern], text: str) -> float | None:
+    """Share of expected facts the answer contains."""
+    return sum(fact_found(f, text) for f in facts) / len(facts) if facts else None
+
+
+def grounding(answer: Answer) -> float | None:
+    """1 when every number and capitalised name in the answer appears in a cited paper, else 0."""
+    if answer.abstained:
+        return None
+    cited = {c.paper_id for c in answer.citations}
+    evidence = " ".join(f"{s.paper.title} {s.paper.abstract}" for s in answer.sources if s.paper.id in cited)
+    return float(not unsupported_numbers(answer.answer, evidence) and not unsupported_names(answer.answer, evidence))
+
+
+def is_correct(case: Case, answer: Answer, metrics: dict[str, float | None]) -> bool:
+    """Abstained when it should; else the facts, the right papers cited, nothing forbidden."""
+    if case.should_abstain or answer.abstained:
+        return case.should_abstain and answer.abstained
+    if any(word.lower() in answer.answer.lower() for word in case.forbidden):
+        return False
+    if metrics["fact_recall"] not in (None, 1.0):
+        return False
+    if "multi-paper" in case.tags:
+        return (metrics["citation_precision"] or 0) >= 0.8 and (metrics["citation_recall"] or 0) >= 0.8
+    return metrics["citation_recall"] in (None, 1.0)
+
+
+def score_case(case: Case, expected: set[str], answer: Answer, retrieved: list[str]) -> CaseResult:
+    """Every metric of one case."""
+    cited = [c.paper_id for c in answer.citations]
+    metrics = {
+        **rank_metrics(expected, retrieved),
+        **citation_metrics(expected, cited, [s.paper.id for s in answer.sources]),
+        "fact_recall": fact_recall(case.expected_facts, answer.answer),
+        "grounding": grounding(answer),
+    }
+    return CaseResult(
+        id=case.id,
+        tags=list(case.tags),
+        question=case.question,
+        expected=sorted(expected),
+        expected_facts=[f.regex if isinstance(f, Pattern) else f for f in case.expected_facts],
+        should_abstain=case.should_abstain,
+        answer=answer.answer,
+        abstained=answer.abstained,
+        cited=cited,
+        retrieved=retrieved,
+        metrics=metrics,
+        correct=is_correct(case, answer, metrics),
+        latency_s=answer.timings.total_ms / 1000,
+        first_token_s=answer.timings.first_token_ms / 1000 if answer.timings.first_token_ms is not None else None,
+        prompt_tokens=answer.usage.prompt_tokens,
+        completion_tokens=answer.usage.completion_tokens,
+    )
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.fmean(present), 4) if present else None
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """Nearest-rank percentile: the value at or below which `share` of values fall."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(0, min(len(ordered) - 1, int(share * len(ordered) + 0.999999) - 1))], 3)
+
+
+def aggregate(results: list[CaseResult]) -> dict[str, float | None]:
+    """The contract's metric keys over a set of case results."""
+    keys = ["hit@1", "hit@5", "recall@5", "mrr", "citation_precision", "citation_recall", "citation_validity"]
+    totals: dict[str, float | None] = {key: _mean([r.metrics[key] for r in results]) for key in keys}
+    totals["fact_recall"] = _mean([r.metrics["fact_recall"] for r in results])
+    abstained = [r for r in results if r.abstained]
+    should = [r for r in results if r.should_abstain]
+    answered = [r for r in results if not r.abstained]
+    totals["abstain_precision"] = _mean([float(r.should_abstain) for r in abstained]) if abstained else None
+    totals["abstain_recall"] = _mean([float(r.abstained) for r in should]) if should else None
+    totals["accuracy"] = _mean([float(r.correct) for r in results])
+    totals["precision"] = _mean([float(r.correct) for r in answered]) if answered else None
+    totals["grounding"] = _mean([r.metrics["grounding"] for r in results])
+    latencies = [r.latency_s for r in results]
+    totals["latency_p50_s"] = percentile(latencies, 0.5)
+    totals["latency_p95_s"] = percentile(latencies, 0.95)
+    return totals

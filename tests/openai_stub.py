@@ -1,0 +1,253 @@
+"""A scriptable OpenAI-compatible server on loopback: chat completions (JSON and SSE) and embeddings.
+
+Each path answers from its own queue of scripted `Reply`s first, then from its default (a success unless a
+test sets another). Every request is recorded with its path, headers and JSON body.
+"""
+
+import base64
+import hashlib
+import json
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CHAT_PATH = "/v1/chat/completions"
+EMBED_PATH = "/v1/embeddings"
+EMBED_DIM = 16
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer: a success (status 200), an error with OpenAI's error body, or (with
+    mid_stream) a 200 stream that sends its first words and then an error event, as OpenAI, vLLM
+    and llama.cpp do when generation fails after the headers went out."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str = "scripted error"
+    mid_stream: bool = False
+
+    def error_body(self) -> dict[str, Any]:
+        """OpenAI's error envelope."""
+        return {"error": {"message": self.message, "type": "server_error", "param": None, "code": None}}
+
+
+OK = Reply()
+
+
+def mid_stream_error(message: str = "The server had an error while processing your request.") -> Reply:
+    """A stream that breaks off with `data: {"error": ...}` after its first words."""
+    return Reply(200, message=message, mid_stream=True)
+
+
+def rate_limited(ms: int = 10) -> Reply:
+    """A 429 that tells the client to wait ms milliseconds, as OpenAI does with retry-after-ms."""
+    return Reply(429, {"retry-after-ms": str(ms)}, "Rate limit reached for requests")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the client sent."""
+
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+def stub_vector(text: str, dim: int = EMBED_DIM) -> list[float]:
+    """A deterministic unit vector for text: same text, same vector."""
+    digest = hashlib.sha256(text.encode()).digest()
+    raw = [digest[i % len(digest)] - 127.5 for i in range(dim)]
+    norm = sum(v * v for v in raw) ** 0.5
+    return [v / norm for v in raw]
+
+
+class OpenAIStub:
+    """The server's state, shared by its handler threads."""
+
+    def __init__(self) -> None:
+        self.answer = "Stub answer [1]."
+        self.requests: list[Request] = []
+        self._queues: dict[str, deque[Reply]] = {CHAT_PATH: deque(), EMBED_PATH: deque()}
+        self._defaults: dict[str, Reply] = {CHAT_PATH: OK, EMBED_PATH: OK}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+
+    @property
+    def base_url(self) -> str:
+        """What OPENAI_BASE_URL should be."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> "OpenAIStub":
+        """Serve in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the port."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def script(self, path: str, *replies: Reply) -> None:
+        """Answer the next requests to path with replies, in order."""
+        with self._lock:
+            self._queues[path].extend(replies)
+
+    def always(self, path: str, reply: Reply) -> None:
+        """Answer path with reply once its queue is empty."""
+        with self._lock:
+            self._defaults[path] = reply
+
+    def requests_to(self, path: str) -> list[Request]:
+        """Recorded requests to path, oldest first."""
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    def _next(self, request: Request) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            queue = self._queues.get(request.path)
+            if queue is None:
+                return Reply(404, message=f"no route {request.path}")
+            return queue.popleft() if queue else self._defaults[request.path]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _completion_id() -> str:
+    return f"chatcmpl-stub{time.monotonic_ns()}"
+
+
+def _usage(body: dict[str, Any], text: str) -> dict[str, int]:
+    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    completion = len(text.split())
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def chat_completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+    """A non-streaming chat.completion object."""
+    return {
+        "id": _completion_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", ""),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": _usage(body, text),
+    }
+
+
+def chat_chunks(body: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    """The chat.completion.chunk objects of a streamed reply: role, words, stop, then usage if asked."""
+    ident, created, model = _completion_id(), int(time.time()), body.get("model", "")
+
+    def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [choice]}
+
+    words = text.split(" ")
+    pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+    chunks = [chunk({"role": "assistant", "content": ""}, None)]
+    chunks += [chunk({"content": piece}, None) for piece in pieces]
+    chunks.append(chunk({}, "stop"))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        chunks.append(
+            {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": _usage(body, text),
+            }
+        )
+    return chunks
+
+
+def embeddings(body: dict[str, Any]) -> dict[str, Any]:
+    """An embeddings list; base64 little-endian float32 when the client asks for it (the SDK's default)."""
+    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    data = []
+    for i, text in enumerate(texts):
+        vector: Any = stub_vector(str(text))
+        if body.get("encoding_format") == "base64":
+            vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": i, "embedding": vector})
+    tokens = sum(len(str(t).split()) for t in texts)
+    return {
+        "object": "list",
+        "data": data,
+        "model": body.get("model", ""),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
+def _handler_for(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        # HTTP/1.0: one request per connection, and a streamed body ends when the connection closes.
+        protocol_version = "HTTP/1.0"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else {}
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            request = Request(self.path, headers, body)
+            reply = stub._next(request)
+            if reply.status != 200:
+                self._send_json(reply.status, reply.error_body(), reply.headers)
+            elif self.path == EMBED_PATH:
+                self._send_json(200, embeddings(body))
+            elif body.get("stream") and reply.mid_stream:
+                self._send_stream([*chat_chunks(body, stub.answer)[:2], reply.error_body()], done=False)
+            elif body.get("stream"):
+                self._send_stream(chat_chunks(body, stub.answer))
+            else:
+                self._send_json(200, chat_completion(body, stub.answer))
+
+        def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _send_stream(self, chunks: list[dict[str, Any]], done: bool = True) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream; charset=utf-8")
+            self.send_header("cache-control", "no-cache")
+            self.end_headers()
+            for item in chunks:
+                self.wfile.write(f"data: {json.dumps(item)}\n\n".encode())
+                self.wfile.flush()
+            if done:
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+    return Handler

@@ -1,0 +1,68 @@
+"""The grounding checks: numbers and names an answer states must be in its sources."""
+
+from decimal import Decimal
+
+import pytest
+
+from rag.grounding import numbers_in, unsupported_names, unsupported_numbers
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("a 16% gain", "a 16 percent gain"),
+        ("a 16% gain", "a 16.0 point gain"),
+        ("5.75x faster", "5.75 times faster"),
+        ("1,000 tokens", "1000 tokens"),
+        ("0.50 accuracy", "0.5 accuracy"),
+    ],
+)
+def test_numbers_written_differently_are_the_same_value(first: str, second: str) -> None:
+    assert numbers_in(first) == numbers_in(second)
+    assert len(numbers_in(first)) == 1
+
+
+def test_numbers_in_reads_values_not_digits() -> None:
+    assert numbers_in("a 5.75x speedup on 1,000 prompts") == {Decimal("5.75"), Decimal(1000)}
+    assert numbers_in("16%") != numbers_in("1.6%")
+    assert numbers_in("no figures here") == set()
+
+
+def test_citation_markers_are_not_numbers() -> None:
+    assert numbers_in("It is fast [1] and small [2, 3].") == set()
+    assert numbers_in("It takes 7 seconds [2].") == {Decimal(7)}
+
+
+def test_numbers_glued_to_latex_debris_are_read() -> None:
+    # The sample day's GVGEN abstract says "(sim7 seconds)": $\sim$ lost its markup on the page.
+    assert numbers_in("a fast generation speed (sim7 seconds)") == {Decimal(7)}
+    assert numbers_in(r"about $\sim$12 ms") == {Decimal(12)}
+
+
+def test_unsupported_numbers_are_returned_as_written_in_the_answer() -> None:
+    sources = "A 5.75 times speedup on 1000 prompts; accuracy rises by 16 percent."
+    answer = "It is 5.75x faster on 1,000 prompts, 16% more accurate and uses 2,500 GPUs for 0.30 hours [1]."
+    assert unsupported_numbers(answer, sources) == ["2,500", "0.30"]
+
+
+def test_supported_numbers_pass_and_repeats_are_listed_once() -> None:
+    assert unsupported_numbers("Accuracy is 16% [1].", "accuracy of 16.0 percent") == []
+    assert unsupported_numbers("It costs 9 s, then 9 s again.", "no figures") == ["9"]
+
+
+def test_a_capitalised_name_missing_from_the_sources_is_flagged() -> None:
+    sources = "rolling forcing is evaluated on vbench against causvid."
+    assert unsupported_names("Rolling Forcing beats Sora on VBench [1].", sources) == ["Sora"]
+
+
+def test_names_are_matched_case_insensitively() -> None:
+    assert unsupported_names("The method wins on VBench and CausVid.", "results on vbench and causvid") == []
+
+
+def test_sentence_initial_words_are_not_names() -> None:
+    text = "However the model wins. Moreover it scores well! Results improve. Overall it is fast."
+    assert unsupported_names(text, "") == []
+
+
+def test_names_after_a_citation_marker_are_still_checked_inside_a_sentence() -> None:
+    assert unsupported_names("It beats baselines [1], including Midjourney.", "it beats baselines") == ["Midjourney"]
