@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := data/samples/daily-papers-2025-10-31.txt
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test eval bench clean
 
 $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,16 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# The full answer suite on the configured model (CI runs the smoke subset inside `make test`).
+eval: install
+	$(BIN)/paperboy eval evals/suites/sample-day.yaml --out eval-runs/sample-day
+	$(BIN)/paperboy eval evals/suites/explainers-sample-day.yaml --out eval-runs/explainers
+
 # Benchmarks print numbers; they are not part of the test suite (the README quotes them).
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/answers.py --pipelines default,dense,bm25
+	$(BIN)/python bench/explainers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -4,9 +4,13 @@ import statistics
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evals.readability import reading_grade
 from evals.suite import Case, Pattern
 from rag.grounding import unsupported_names, unsupported_numbers
-from rag.models import Answer
+from rag.models import Answer, Explainer, Paper
+
+# Metrics where a smaller number is the better one: for these a --fail-under bar is a maximum.
+LOWER_IS_BETTER = frozenset({"latency_p50_s", "latency_p95_s", "unsupported_numbers", "reading_grade", "flagged"})
 
 
 class CaseResult(BaseModel):
@@ -146,7 +150,59 @@ def aggregate(results: list[CaseResult]) -> dict[str, float | None]:
     totals["accuracy"] = _mean([float(r.correct) for r in results])
     totals["precision"] = _mean([float(r.correct) for r in answered]) if answered else None
     totals["grounding"] = _mean([r.metrics["grounding"] for r in results])
+    judged = _mean([r.metrics.get("judge_supported") for r in results])
+    if judged is not None:  # only runs with --judge have it
+        totals["judge_supported"] = judged
     latencies = [r.latency_s for r in results]
     totals["latency_p50_s"] = percentile(latencies, 0.5)
     totals["latency_p95_s"] = percentile(latencies, 0.95)
     return totals
+
+
+def score_explainer(case_id: str, key_terms: list[str], paper: Paper, explainer: Explainer) -> CaseResult:
+    """Length, reading grade, unsupported numbers and key-term coverage of one explainer."""
+    text = f"{explainer.tldr} {explainer.explainer}"
+    covered = [term for term in key_terms if term.lower() in text.lower()]
+    metrics: dict[str, float | None] = {
+        "words": float(len(explainer.explainer.split())),
+        "reading_grade": reading_grade(explainer.explainer),
+        "abstract_grade": reading_grade(paper.abstract),
+        "unsupported_numbers": float(len(unsupported_numbers(text, f"{paper.title} {paper.abstract}"))),
+        "key_term_coverage": len(covered) / len(key_terms),
+        "flagged": float(explainer.flagged),
+    }
+    return CaseResult(
+        id=case_id,
+        tags=["explainer"],
+        question=f"Explain: {paper.title}",
+        expected=[paper.id],
+        expected_facts=key_terms,
+        should_abstain=False,
+        answer=f"TL;DR: {explainer.tldr}\n{explainer.explainer}",
+        abstained=False,
+        cited=[],
+        retrieved=[],
+        metrics=metrics,
+        correct=not explainer.flagged and len(covered) == len(key_terms),
+        latency_s=explainer.seconds,
+        first_token_s=None,
+        prompt_tokens=0,
+        completion_tokens=0,
+    )
+
+
+def explainer_aggregate(results: list[CaseResult]) -> dict[str, float | None]:
+    """Explainer suite metrics: the means of each case metric, accuracy and latency."""
+    keys = ["words", "reading_grade", "abstract_grade", "unsupported_numbers", "key_term_coverage", "flagged"]
+    totals: dict[str, float | None] = {key: _mean([r.metrics[key] for r in results]) for key in keys}
+    totals["accuracy"] = _mean([float(r.correct) for r in results])
+    latencies = [r.latency_s for r in results]
+    totals["latency_p50_s"] = percentile(latencies, 0.5)
+    totals["latency_p95_s"] = percentile(latencies, 0.95)
+    return totals
+
+
+def metric_keys(kind: str, judge: bool = False) -> list[str]:
+    """The aggregate keys a suite of this kind reports: what --fail-under may name."""
+    keys = list((explainer_aggregate if kind == "explainer" else aggregate)([]))
+    return [*keys, "judge_supported"] if judge else keys

@@ -10,20 +10,24 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field
 
-from evals.metrics import CaseResult, aggregate, score_case
-from evals.suite import ROOT, Case, Suite
+from evals.judge import judge_answer
+from evals.metrics import CaseResult, aggregate, explainer_aggregate, score_case, score_explainer
+from evals.naive import naive_answer
+from evals.suite import ROOT, Case, ExplainerCase, Suite
 from rag.answer import Asker
 from rag.chains import ModelCalls
+from rag.explain import explain_paper
 from rag.ingest import ingest_files
-from rag.models import Turn
+from rag.models import Answer, Turn
 from rag.providers import chat_model_name
 from rag.retrieval import Mode, retrieve
 from rag.settings import Settings
 from rag.sources import ReadOptions
 from rag.store import Store, open_store
 
-# Pipelines users can compare; each is the real answer code with one retrieval setting changed.
-PIPELINES: dict[str, Mode] = {"default": "hybrid", "dense": "dense", "bm25": "bm25"}
+# Pipelines users can compare: the real answer code with each retrieval mode, and the textbook chain.
+PIPELINES = ("default", "dense", "bm25", "naive")
+_RETRIEVAL: dict[str, Mode] = {"default": "hybrid", "dense": "dense", "bm25": "bm25", "naive": "dense"}
 
 
 class Run(BaseModel):
@@ -63,16 +67,36 @@ def build_store(suite: Suite, settings: Settings) -> Store:
     return store
 
 
-def _expected_ids(case: Case, store: Store) -> set[str]:
-    by_title = {p.title: p.id for p in store.catalog.papers()}
-    return {by_title.get(ref, ref) for ref in case.expected_papers}
+def _by_title(store: Store) -> dict[str, str]:
+    return {p.title: p.id for p in store.catalog.papers()}
 
 
-def run_case(case: Case, store: Store, asker: Asker, mode: Mode) -> CaseResult:
+def answer_case(case: Case, store: Store, calls: ModelCalls, settings: Settings, pipeline: str) -> Answer:
+    """The case's question through the pipeline, exactly as `paperboy ask` would answer it."""
+    if pipeline == "naive":
+        return naive_answer(case.question, store, calls)
+    history = [Turn(**t.model_dump()) for t in case.history]
+    return Asker(store, calls, settings).ask(case.question, history=history, mode=_RETRIEVAL[pipeline])
+
+
+def run_answer_case(
+    case: Case, store: Store, llm: BaseChatModel, settings: Settings, pipeline: str, judge: bool
+) -> CaseResult:
     """Ask one case and score it; retrieval is scored on the question the pipeline searched with."""
-    answer = asker.ask(case.question, history=[Turn(**t.model_dump()) for t in case.history], mode=mode)
-    ranking = [h.chunk.paper.id for h in retrieve(answer.standalone_question, store, 5, mode=mode)]
-    return score_case(case, _expected_ids(case, store), answer, ranking)
+    answer = answer_case(case, store, ModelCalls(llm, settings.cache_dir), settings, pipeline)
+    ranking = [h.chunk.paper.id for h in retrieve(answer.standalone_question, store, 5, mode=_RETRIEVAL[pipeline])]
+    titles = _by_title(store)
+    result = score_case(case, {titles.get(ref, ref) for ref in case.expected_papers}, answer, ranking)
+    if judge:
+        result.metrics["judge_supported"] = judge_answer(answer, ModelCalls(llm, settings.cache_dir))
+    return result
+
+
+def run_explainer_case(case: ExplainerCase, store: Store, llm: BaseChatModel, settings: Settings) -> CaseResult:
+    """Explain one paper, as `paperboy explain` would, and score the explainer."""
+    paper = store.catalog.paper(_by_title(store).get(case.paper, case.paper))
+    explainer = explain_paper(paper, ModelCalls(llm, settings.cache_dir), store.catalog)
+    return score_explainer(case.id, case.key_terms, paper, explainer)
 
 
 def run_suite(
@@ -80,20 +104,23 @@ def run_suite(
     settings: Settings,
     llm: BaseChatModel,
     pipeline: str = "default",
+    judge: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Run:
     """Every case of suite through the pipeline, in a store of its own that is deleted afterwards."""
     started = time.perf_counter()
-    mode = PIPELINES[pipeline]
     with tempfile.TemporaryDirectory(prefix="paperboy-eval-") as tmp:
         run_settings = settings.model_copy(update={"data_dir": Path(tmp), "chroma_host": None})
         store = build_store(suite, run_settings)
         results = []
         for done, case in enumerate(suite.cases, start=1):
-            asker = Asker(store, ModelCalls(llm, settings.cache_dir), run_settings)
-            results.append(run_case(case, store, asker, mode))  # type: ignore[arg-type]
+            if isinstance(case, ExplainerCase):
+                results.append(run_explainer_case(case, store, llm, run_settings))
+            else:
+                results.append(run_answer_case(case, store, llm, run_settings, pipeline, judge))
             if progress:
                 progress(done, len(suite.cases))
+    summarise = explainer_aggregate if suite.kind == "explainer" else aggregate
     tags = sorted({t for r in results for t in r.tags})
     return Run(
         suite=suite.name,
@@ -104,6 +131,6 @@ def run_suite(
         seconds=round(time.perf_counter() - started, 1),
         settings=settings.model_dump(mode="json", exclude={"openai_api_key", "data_dir", "cache_dir"}),
         cases=results,
-        aggregate=aggregate(results),
-        by_tag={tag: aggregate([r for r in results if tag in r.tags]) for tag in tags},
+        aggregate=summarise(results),
+        by_tag={tag: summarise([r for r in results if tag in r.tags]) for tag in tags},
     )

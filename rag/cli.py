@@ -13,15 +13,17 @@ from tqdm import tqdm
 from rag.answer import Asker
 from rag.catalog import Catalog
 from rag.chains import ModelCalls
+from rag.digest import build_digest, render_html, render_markdown
 from rag.errors import PaperboyError
+from rag.explain import explain_paper, explain_papers
 from rag.fetch import fetch_day
 from rag.ingest import ingest_files
-from rag.models import Answer, IngestReport
+from rag.models import Answer, Explainer, IngestReport, Paper
 from rag.providers import get_chat
 from rag.retrieval import MODES, retrieve
 from rag.settings import Settings, get_settings
 from rag.sources import READERS, ReadOptions
-from rag.store import open_store
+from rag.store import Store, open_store
 
 
 class PaperboyGroup(click.Group):
@@ -234,3 +236,200 @@ def cli_ask(
         _echo_json(answer.to_json())
     else:
         _print_answer(answer, "".join(streamed))
+
+
+def _print_explainer(explainer: Explainer) -> None:
+    click.echo(click.style(explainer.title, bold=True))
+    click.echo(f"TL;DR: {explainer.tldr}\n\n{explainer.explainer}")
+    if explainer.flagged:
+        click.echo(f"(flagged: {explainer.flag_reason})", err=True)
+
+
+def _explain_with_progress(papers: list[Paper], calls: ModelCalls, store: Store, refresh: bool) -> list[Explainer]:
+    with tqdm(total=len(papers), desc="Explaining", unit="paper", disable=None) as bar:
+
+        def progress(done: list[Explainer]) -> None:
+            bar.update(1)
+            bar.set_postfix(cached=sum(e.cached for e in done), flagged=sum(e.flagged for e in done))
+
+        return explain_papers(papers, calls, store.catalog, refresh, progress)
+
+
+@cli.command(name="explain")
+@click.argument("paper_id", required=False)
+@click.option("--all", "every", is_flag=True, help="Explain every paper (of --date, if given).")
+@click.option("--date", "day", callback=_day, help="With --all: only papers listed on this day.")
+@click.option("--refresh", is_flag=True, help="Write new explainers even when cached ones exist.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object, or a list with --all).")
+@click.pass_obj
+def cli_explain(
+    settings: Settings, paper_id: str | None, every: bool, day: date | None, refresh: bool, as_json: bool
+) -> None:
+    """A TL;DR and a one-paragraph plain-language explainer of PAPER_ID, or of every paper with --all.
+
+    Explainers are checked (length, one paragraph, no number the abstract lacks), regenerated once
+    when a check fails, and cached: asking again is instant until the abstract or prompt changes.
+    """
+    if bool(paper_id) == every:
+        raise click.UsageError("Give one PAPER_ID or --all (ids: `paperboy papers`).")
+    store = open_store(settings)
+    papers = [store.catalog.paper(paper_id)] if paper_id else store.catalog.papers(day)
+    calls = ModelCalls(get_chat(settings), settings.cache_dir)
+    if paper_id:
+        explainer = explain_paper(papers[0], calls, store.catalog, refresh)
+        _echo_json(explainer.to_json()) if as_json else _print_explainer(explainer)
+        return
+    if not papers:
+        raise click.ClickException(
+            "No papers" + (f" listed on {day}" if day else "") + "; run `paperboy ingest` first."
+        )
+    explainers = _explain_with_progress(papers, calls, store, refresh)
+    if as_json:
+        _echo_json([e.to_json() for e in explainers])
+    else:
+        for explainer in explainers:
+            _print_explainer(explainer)
+            click.echo()
+    cached = sum(e.cached for e in explainers)
+    flagged = sum(e.flagged for e in explainers)
+    click.echo(f"{len(explainers) - cached} generated, {cached} cached, {flagged} flagged.", err=True)
+
+
+@cli.command(name="digest")
+@click.option("--date", "day", callback=_day, help="The day (YYYY-MM-DD); default: the latest day stored.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write FILE.md (Markdown) or FILE.html (a self-contained page); default: Markdown to stdout.",
+)
+@click.pass_obj
+def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
+    """The day in one page: papers grouped by topic, most upvoted first, each with TL;DR and explainer.
+
+    Explainers not written yet are generated first (cached, so a second digest is quick).
+    """
+    store = open_store(settings)
+    days = store.catalog.days()
+    day = day or (days[0] if days else None)
+    calls = ModelCalls(get_chat(settings), settings.cache_dir)
+    with tqdm(total=len(store.catalog.papers(day)), desc="Explaining", unit="paper", disable=None) as bar:
+
+        def explain(paper: Paper) -> Explainer:
+            explainer = explain_paper(paper, calls, store.catalog)
+            bar.update(1)
+            return explainer
+
+        digest = build_digest(store, calls, day, explain)
+    html = out is not None and out.suffix.lower() in {".html", ".htm"}
+    page = render_html(digest) if html else render_markdown(digest)
+    if out is None:
+        click.echo(page)
+        return
+    out.write_text(page, encoding="utf-8")
+    papers = sum(len(t.papers) for t in digest.topics)
+    click.echo(f"Wrote {out}: {papers} papers in {len(digest.topics)} topics.", err=True)
+
+
+def _bars(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
+    bars = {}
+    for value in values:
+        metric, _, number = value.partition("=")
+        try:
+            bars[metric.strip()] = float(number)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not METRIC=VALUE, e.g. accuracy=0.8") from None
+    return bars
+
+
+def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> list[str]:
+    """Each bar the run misses; for lower-is-better metrics (latency, ...) the bar is a maximum."""
+    from evals.metrics import LOWER_IS_BETTER
+
+    missed = []
+    for metric, bar in bars.items():
+        value = aggregate.get(metric)
+        upper = metric in LOWER_IS_BETTER
+        if value is None or (value > bar if upper else value < bar):
+            missed.append(f"{metric} = {value} is {'above' if upper else 'below'} the bar {bar}")
+    return missed
+
+
+@cli.command(name="eval")
+@click.argument("suite_path", metavar="SUITE", type=click.Path(path_type=Path))
+@click.option(
+    "--pipeline",
+    type=click.Choice(["default", "dense", "bm25", "naive"]),
+    default="default",
+    show_default=True,
+    help="naive is the textbook chain (dense top-4, one stuffed prompt, no checks).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for run.json, report.md and report.html (default: under the data dir).",
+)
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="A run.json to compare against.")
+@click.option(
+    "--fail-under",
+    "bars",
+    multiple=True,
+    callback=_bars,
+    metavar="METRIC=VALUE",
+    help="Exit 1 if the aggregate METRIC is below VALUE (above, for latency_*). Repeatable.",
+)
+@click.option("--judge", is_flag=True, help="Also have the model check each answer sentence against its sources.")
+@click.option("--json", "as_json", is_flag=True, help="Print the aggregate and each case's pass/fail as JSON.")
+@click.pass_obj
+def cli_eval(
+    settings: Settings,
+    suite_path: Path,
+    pipeline: str,
+    out_dir: Path | None,
+    baseline: Path | None,
+    bars: dict[str, float],
+    judge: bool,
+    as_json: bool,
+) -> None:
+    """Run an eval SUITE in a fresh store built from its corpus, score every case, write reports."""
+    from evals.report import load_run, write_reports
+
+    from evals.metrics import metric_keys
+    from evals.run import run_suite
+    from evals.suite import load_suite
+
+    suite = load_suite(suite_path)
+    unknown = set(bars) - set(metric_keys(suite.kind, judge))
+    if unknown:
+        known = ", ".join(metric_keys(suite.kind, judge))
+        raise click.BadParameter(
+            f"unknown metric {', '.join(sorted(unknown))}; known: {known}", param_hint="--fail-under"
+        )
+    before = load_run(baseline) if baseline else None
+    with tqdm(total=len(suite.cases), desc=f"{suite.name} ({pipeline})", unit="case", disable=None) as bar:
+        run = run_suite(suite, settings, get_chat(settings), pipeline, judge, lambda done, total: bar.update(1))
+    stamp = run.started.replace(":", "").replace("+0000", "")
+    folder = out_dir or settings.data_dir / "evals" / f"{suite.name}-{pipeline}-{stamp}"
+    paths = write_reports(run, folder, before)
+    missed = missed_bars(run.aggregate, bars)
+    if as_json:
+        cases = [{"id": c.id, "passed": c.correct, "tags": c.tags} for c in run.cases]
+        _echo_json(
+            {
+                "aggregate": run.aggregate,
+                "cases": cases,
+                "reports": {k: str(v) for k, v in paths.items()},
+                "failed_bars": missed,
+            }
+        )
+    else:
+        for case in run.cases:
+            click.echo(f"{'PASS' if case.correct else 'FAIL'}  {case.id:<20} {case.question[:70]}")
+        click.echo()
+        for metric, value in run.aggregate.items():
+            click.echo(f"{metric:<20} {'-' if value is None else value}")
+        click.echo(f"\n{sum(c.correct for c in run.cases)}/{len(run.cases)} cases passed; reports in {folder}")
+    if missed:
+        for line in missed:
+            click.echo(f"Failed bar: {line}", err=True)
+        sys.exit(1)

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import chromadb
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Documents, EmbeddingFunction
@@ -113,6 +114,19 @@ class ChunkIndex:
             for cid, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
                 ids[cid] = str(meta["paper_id"])
         return ids
+
+    def paper_vectors(self, paper_ids: list[str]) -> dict[str, list[float]]:
+        """Each paper's unit-length mean of its chunk embeddings; papers with no chunks are left out."""
+        sums: dict[str, np.ndarray] = {}
+        for start in range(0, len(paper_ids), _BATCH):
+            where = {"paper_id": {"$in": paper_ids[start : start + _BATCH]}}
+            found = self._collection.get(where=where, include=["embeddings", "metadatas"])  # type: ignore[arg-type, list-item]
+            # Chroma returns the embeddings as one numpy array, whose truth value is ambiguous: no `or []`.
+            vectors = found["embeddings"] if found["embeddings"] is not None else []
+            for vector, meta in zip(vectors, found["metadatas"] or [], strict=True):
+                paper_id = str(meta["paper_id"])
+                sums[paper_id] = sums.get(paper_id, 0.0) + np.asarray(vector, dtype=np.float64)
+        return {paper_id: (total / max(np.linalg.norm(total), 1e-12)).tolist() for paper_id, total in sums.items()}
 
     def replace(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
         """Upsert these chunks and drop any older chunk of the same papers that is not among them."""

@@ -3,15 +3,12 @@
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import Field
+from langchain_core.messages import BaseMessage
 
 from rag import providers
 from rag.answer import Asker, cite_answer, is_list_question, per_paper_question
@@ -21,43 +18,7 @@ from rag.prompts import CANNOT_ANSWER, load_prompt
 from rag.providers import Embedder
 from rag.settings import Settings
 from rag.store import Store, open_store
-from tests.conftest import SHARED_CACHE, HashEmbeddings, run_cli
-
-Reply = str | Callable[[list[BaseMessage]], str]
-
-
-class ScriptedChat(BaseChatModel):
-    """Replies from a script (a string, or a function of the messages) and records every prompt it is shown."""
-
-    script: list[Any] = Field(default_factory=list)
-    received: list[list[BaseMessage]] = Field(default_factory=list)
-    model_name: str = "scripted-chat"
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    def _reply(self, messages: list[BaseMessage]) -> str:
-        self.received.append(messages)
-        assert self.script, f"unexpected model call: {messages[-1].content!r}"
-        reply = self.script.pop(0) if len(self.script) > 1 else self.script[0]
-        return reply(messages) if callable(reply) else reply
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
-    ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self._reply(messages)))])
-
-    def _stream(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
-    ) -> Iterator[ChatGenerationChunk]:
-        for i, word in enumerate(self._reply(messages).split(" ")):
-            yield ChatGenerationChunk(message=AIMessageChunk(content=word if i == 0 else " " + word))
-
-    def shown(self) -> str:
-        """Everything the model was shown, over all calls."""
-        return "\n".join(str(m.content) for messages in self.received for m in messages)
-
+from tests.conftest import SHARED_CACHE, HashEmbeddings, Reply, ScriptedChat, run_cli
 
 GVGEN = {
     "id": "2403.12957",

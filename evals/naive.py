@@ -1,0 +1,50 @@
+"""The textbook chain, as a baseline: dense top-4 whole abstracts stuffed into one prompt, no checks.
+
+Evals run it beside the real pipeline so users see what evidence selection, checked citations
+and abstention buy.
+"""
+
+import re
+import time
+
+from rag.chains import ModelCalls
+from rag.models import Answer, Citation, Source, Timings
+from rag.prompts import load_prompt
+from rag.retrieval import retrieve
+from rag.store import Store
+
+NAIVE_K = 4
+_MARKER = re.compile(r"\[(\d+)\]")
+_NOT_SAID = re.compile(r"\bdo(?:es)? not (?:say|contain)\b", re.I)
+
+
+def naive_answer(question: str, store: Store, calls: ModelCalls) -> Answer:
+    """Retrieve, stuff, generate: citations are whatever markers name a source."""
+    started = time.perf_counter()
+    hits = retrieve(question, store, NAIVE_K, mode="dense")
+    sources = [
+        Source(number=i, paper=h.chunk.paper, text=h.chunk.paper.abstract, score=h.score, evidence_score=h.score)
+        for i, h in enumerate(hits, start=1)
+    ]
+    retrieved_ms = int((time.perf_counter() - started) * 1000)
+    blocks = "\n\n".join(f"[{s.number}] {s.paper.title}\n{s.text}" for s in sources)
+    prompt = load_prompt("naive")
+    reply = calls.run(prompt, {"sources": blocks, "question": question}, 200)
+    by_number = {s.number: s for s in sources}
+    cited = [by_number[int(n)] for n in dict.fromkeys(_MARKER.findall(reply)) if int(n) in by_number]
+    total_ms = int((time.perf_counter() - started) * 1000)
+    return Answer(
+        question=question,
+        standalone_question=question,
+        answer=reply,
+        abstained=bool(_NOT_SAID.search(reply)),
+        kind="single",
+        citations=[Citation(number=s.number, paper_id=s.paper.id, title=s.paper.title, url=s.paper.url) for s in cited],
+        sources=sources,
+        model=calls.model,
+        prompt=prompt.id,
+        timings=Timings(
+            retrieve_ms=retrieved_ms, generate_ms=total_ms - retrieved_ms, total_ms=total_ms, first_token_ms=total_ms
+        ),
+        usage=calls.usage.model_copy(),
+    )

@@ -1,0 +1,93 @@
+"""Paper -> a checked plain-language explainer, cached by paper text, prompt version and model."""
+
+import re
+import time
+from collections.abc import Callable
+
+from rag.catalog import Catalog
+from rag.chains import ModelCalls, correction
+from rag.grounding import unsupported_numbers
+from rag.models import Explainer, Paper
+from rag.prompts import load_prompt
+
+MIN_WORDS = 60
+MAX_WORDS = 150
+# ~110 words of explainer plus a TL;DR is ~190 tokens; the cap stops a runaway reply, not a good one.
+MAX_REPLY_TOKENS = 300
+_TLDR = re.compile(r"^\W*tl\W*dr\W*", re.I)
+_EXPLAINER = re.compile(r"^\W*explainer\W*", re.I)
+_LIST_ITEM = re.compile(r"^\s*([-*\u2022]|\d+[.)])\s", re.M)
+
+
+def parse_reply(reply: str) -> tuple[str, str]:
+    """(TL;DR, paragraph) from the model's two labelled lines; tolerant of missing or bold labels."""
+    lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
+    tldr = next((_TLDR.sub("", line) for line in lines if _TLDR.match(line)), "")
+    body = [line for line in lines if not _TLDR.match(line)]
+    paragraph = "\n".join(_EXPLAINER.sub("", line) for line in body).strip()
+    if not tldr and paragraph:
+        tldr = re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0]
+    return tldr.strip(), paragraph
+
+
+def explainer_problems(tldr: str, paragraph: str, paper: Paper) -> list[str]:
+    """Every check the explainer fails: length, one paragraph, a TL;DR, no number the abstract lacks."""
+    problems = []
+    words = len(paragraph.split())
+    if not MIN_WORDS <= words <= MAX_WORDS:
+        problems.append(f"the explainer has {words} words; it must have {MIN_WORDS} to {MAX_WORDS}")
+    if "\n" in paragraph or _LIST_ITEM.search(paragraph):
+        problems.append("the explainer must be one paragraph, not several lines or a list")
+    if not tldr:
+        problems.append("the TL;DR line is missing")
+    numbers = unsupported_numbers(f"{tldr} {paragraph}", f"{paper.title} {paper.abstract}")
+    if numbers:
+        problems.append(f"it gives numbers the abstract does not: {', '.join(numbers)}")
+    return problems
+
+
+def explain_paper(paper: Paper, calls: ModelCalls, catalog: Catalog, refresh: bool = False) -> Explainer:
+    """The cached explainer, or a new one: generated, checked, regenerated once with the problem named."""
+    prompt = load_prompt("explain")
+    if not refresh and (hit := catalog.explainer(paper, prompt.id, calls.model)):
+        return hit
+    started = time.perf_counter()
+    variables = {"title": paper.title, "abstract": paper.abstract}
+    reply = calls.run(prompt, variables, MAX_REPLY_TOKENS)
+    attempts = [(reply, explainer_problems(*parse_reply(reply), paper))]
+    if attempts[0][1]:
+        retry = calls.run(prompt, variables, MAX_REPLY_TOKENS, follow_up=correction(reply, "; ".join(attempts[0][1])))
+        attempts.append((retry, explainer_problems(*parse_reply(retry), paper)))
+    best, problems = min(attempts, key=lambda attempt: len(attempt[1]))
+    tldr, paragraph = parse_reply(best)
+    explainer = Explainer(
+        paper_id=paper.id,
+        title=paper.title,
+        tldr=tldr,
+        explainer=" ".join(paragraph.split()),
+        flagged=bool(problems),
+        flag_reason="; ".join(problems) or None,
+        model=calls.model,
+        prompt_version=prompt.id,
+        content_hash=paper.content_hash,
+        attempts=len(attempts),
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    catalog.save_explainer(explainer)
+    return explainer
+
+
+def explain_papers(
+    papers: list[Paper],
+    calls: ModelCalls,
+    catalog: Catalog,
+    refresh: bool = False,
+    progress: Callable[[list[Explainer]], None] | None = None,
+) -> list[Explainer]:
+    """Explain papers one by one; each is saved as it is done, so an interrupted run resumes there."""
+    done: list[Explainer] = []
+    for paper in papers:
+        done.append(explain_paper(paper, calls, catalog, refresh))
+        if progress:
+            progress(done)
+    return done

@@ -1,0 +1,192 @@
+"""Explainers: the checks, the retry, the cache keys, resume after an interruption, and the CLI."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from rag import explain as explain_module
+from rag import providers
+from rag.chains import ModelCalls
+from rag.explain import explain_paper, explainer_problems, parse_reply
+from rag.models import Paper
+from rag.prompts import load_prompt
+from rag.settings import Settings
+from rag.store import open_store
+from tests.conftest import ScriptedChat, run_cli
+
+PAPER = Paper(
+    id="2510.00001",
+    title="Flex: Adaptive Mixture-of-Experts at Scale",
+    abstract="Flex distributes expert layers over GPUs. It gives a 5.75x speedup over 2,048 GPUs and "
+    "cuts memory by 16%. It also helps SwinV2-MoE.",
+    source="jsonl",
+)
+GOOD_BODY = (
+    "Big language models are often split into many small expert networks, and spreading them over "
+    "thousands of graphics chips is slow and wasteful. The authors built Flex, a system that picks the "
+    "best way to share the work across chips while the model trains, without changing what the model "
+    "computes. On 2,048 chips a single expert layer ran 5.75 times faster than the previous best system, "
+    "and memory use fell by 16 percent. This matters because faster and cheaper training lets more "
+    "teams build large models."
+)
+GOOD = f"TL;DR: Flex trains expert models 5.75x faster on thousands of GPUs.\nExplainer: {GOOD_BODY}"
+SHORT = "TL;DR: Flex is fast.\nExplainer: Flex makes training faster."
+GROKKING = (
+    "TL;DR: Rounding errors can stop a network from suddenly generalising.\nExplainer: "
+    + "Some networks memorise their training data first and only much later start to work on new data. " * 4
+    + "The authors show that tiny rounding errors in one common step, called softmax, can block this late "
+    "learning, and they name the effect Softmax Collapse."
+)
+
+
+def test_good_explainer_passes_every_check() -> None:
+    assert explainer_problems(*parse_reply(GOOD), PAPER) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (GOOD_BODY.replace("5.75 times", "6.5 times"), "numbers the abstract does not: 6.5"),
+        (GOOD_BODY.replace("16 percent", "20%"), "numbers the abstract does not: 20"),
+        ("Flex makes training faster.", "has 4 words"),
+        (GOOD_BODY + " " + GOOD_BODY, "words; it must have 60 to 150"),
+        (GOOD_BODY.replace(". The authors", ".\n\nThe authors"), "one paragraph"),
+        ("- " + GOOD_BODY, "one paragraph"),
+    ],
+)
+def test_each_check_catches_its_problem(text: str, problem: str) -> None:
+    problems = explainer_problems("Flex is faster.", text, PAPER)
+    assert any(problem in p for p in problems), problems
+
+
+def test_usual_forms_of_a_number_are_allowed() -> None:
+    # 5.75 times = 5.75x, 16 percent = 16%, 2,048 = 2,048: the abstract's numbers in other words.
+    assert not any("numbers" in p for p in explainer_problems("TL;DR.", GOOD_BODY, PAPER))
+
+
+def test_missing_tldr_is_a_problem_only_when_nothing_can_stand_in() -> None:
+    assert "the TL;DR line is missing" in explainer_problems("", GOOD_BODY, PAPER)
+    tldr, paragraph = parse_reply(f"**Explainer:** {GOOD_BODY}")
+    assert tldr == GOOD_BODY.split(". ")[0] + "."
+    assert paragraph == GOOD_BODY
+
+
+def test_labels_in_bold_are_read() -> None:
+    assert parse_reply(f"**TL;DR:** Flex is fast.\n**Explainer:** {GOOD_BODY}") == ("Flex is fast.", GOOD_BODY)
+
+
+@pytest.fixture
+def library(settings: Settings, fake_embedder: object, tmp_path: Path) -> Iterator[tuple]:
+    """Two papers ingested with the fake embedder, and the store."""
+    other = {"id": "2510.00002", "title": "Grokking at the Edge", "abstract": "Softmax Collapse stops grokking."}
+    corpus = tmp_path / "papers.jsonl"
+    corpus.write_text(json.dumps(PAPER.model_dump(mode="json")) + "\n" + json.dumps(other) + "\n")
+    assert run_cli("ingest", str(corpus), "--date", "2025-10-31").exit_code == 0
+    yield open_store(settings), corpus
+
+
+def explain_with(store: object, *script: str, refresh: bool = False) -> tuple:
+    chat = ScriptedChat(script=list(script))
+    explainer = explain_paper(store.catalog.paper(PAPER.id), ModelCalls(chat, Path("/tmp")), store.catalog, refresh)
+    return explainer, chat
+
+
+def test_failed_check_regenerates_once_naming_the_problem(library: tuple) -> None:
+    store, _ = library
+    explainer, chat = explain_with(store, SHORT, GOOD)
+    assert (explainer.attempts, explainer.flagged) == (2, False)
+    assert explainer.explainer == GOOD_BODY
+    correction: BaseMessage = chat.received[1][-1]
+    assert "has 4 words" in str(correction.content)
+    assert str(chat.received[1][-2].content) == SHORT  # the model sees its own first try
+
+
+def test_failing_twice_keeps_the_best_attempt_and_flags_it(library: tuple) -> None:
+    store, _ = library
+    two_problems = "Explainer: Flex is 9x faster."  # too short, a number not in the abstract, no TL;DR line
+    explainer, _ = explain_with(store, two_problems, SHORT)
+    assert explainer.flagged
+    assert explainer.explainer == "Flex makes training faster."
+    assert "words" in (explainer.flag_reason or "")
+
+
+def test_same_input_is_served_from_the_cache(library: tuple) -> None:
+    store, _ = library
+    first, _ = explain_with(store, GOOD)
+    again, chat = explain_with(store, "never used")
+    assert again.cached and not first.cached
+    assert chat.received == []
+    assert again.explainer == first.explainer
+    refreshed, chat = explain_with(store, GOOD, refresh=True)
+    assert not refreshed.cached and len(chat.received) == 1
+
+
+def test_changed_abstract_misses_the_cache(library: tuple, tmp_path: Path) -> None:
+    store, _ = library
+    explain_with(store, GOOD)
+    changed = PAPER.model_copy(update={"abstract": PAPER.abstract + " It is open source."})
+    (tmp_path / "v2.jsonl").write_text(json.dumps(changed.model_dump(mode="json")) + "\n")
+    assert run_cli("ingest", str(tmp_path / "v2.jsonl")).exit_code == 0
+    _, chat = explain_with(store, GOOD)
+    assert len(chat.received) == 1
+
+
+def test_changed_prompt_version_or_model_misses_the_cache(library: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _ = library
+    explain_with(store, GOOD)
+    other_model = ScriptedChat(script=[GOOD], model_name="another-model")
+    explain_paper(PAPER, ModelCalls(other_model, Path("/tmp")), store.catalog)
+    assert len(other_model.received) == 1
+    v2 = load_prompt("explain").model_copy(update={"version": 2})
+    monkeypatch.setattr(explain_module, "load_prompt", lambda name: v2)
+    explainer, chat = explain_with(store, GOOD)
+    assert (len(chat.received), explainer.prompt_version) == (1, "explain.v2")
+
+
+def test_interrupted_run_resumes_without_redoing_finished_papers(
+    library: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(messages: list[BaseMessage]) -> str:
+        raise KeyboardInterrupt
+
+    chat = ScriptedChat(script=[GOOD, interrupted])
+    monkeypatch.setitem(providers.CHAT, "local", lambda settings: chat)
+    stopped = run_cli("explain", "--all", "--date", "2025-10-31")
+    assert stopped.exit_code == 1 and "Aborted" in stopped.output
+    assert len(chat.received) == 2
+
+    resumed = ScriptedChat(script=[GROKKING])
+    monkeypatch.setitem(providers.CHAT, "local", lambda settings: resumed)
+    result = run_cli("explain", "--all", "--date", "2025-10-31", "--json")
+    assert result.exit_code == 0, result.output
+    assert len(resumed.received) == 1  # only the paper the interruption stopped
+    assert "1 generated, 1 cached" in result.output
+
+
+def test_cli_json_contract(library: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(providers.CHAT, "local", lambda settings: ScriptedChat(script=[GOOD]))
+    result = run_cli("explain", PAPER.id, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert set(payload) == {
+        "paper_id",
+        "title",
+        "tldr",
+        "explainer",
+        "flagged",
+        "flag_reason",
+        "model",
+        "prompt_version",
+        "cached",
+    }
+    assert (payload["paper_id"], payload["prompt_version"], payload["flagged"]) == (PAPER.id, "explain.v1", False)
+
+
+def test_cli_needs_exactly_one_of_id_or_all(library: tuple) -> None:
+    assert run_cli("explain").exit_code == 2
+    assert run_cli("explain", PAPER.id, "--all").exit_code == 2
+    missing = run_cli("explain", "nope")
+    assert missing.exit_code == 1 and "paperboy papers" in missing.output
