@@ -55,12 +55,16 @@ def is_list_question(question: str) -> bool:
     return bool(_LIST_QUESTION.search(question))
 
 
+def _without_markers(text: str) -> str:
+    return re.sub(r"\s*" + _MARKER.pattern, "", text).strip()
+
+
 def _ms(since: float) -> int:
     return int((time.perf_counter() - since) * 1000)
 
 
 def _history_text(history: Sequence[Turn]) -> str:
-    return "\n".join(f"User: {t.question}\nAssistant: {_MARKER.sub('', t.answer).strip()}" for t in history[-3:])
+    return "\n".join(f"User: {t.question}\nAssistant: {_without_markers(t.answer)}" for t in history[-3:])
 
 
 def standalone_question(question: str, history: Sequence[Turn], calls: ModelCalls) -> str:

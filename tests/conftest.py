@@ -3,6 +3,7 @@
 import hashlib
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,19 @@ class ScriptedChat(BaseChatModel):
     def shown(self) -> str:
         """Everything the model was shown, over all calls."""
         return "\n".join(str(m.content) for messages in self.received for m in messages)
+
+
+@contextmanager
+def fake_library_env(data_dir: Path) -> Iterator[None]:
+    """Outside a test (module-scoped fixtures): point Paperboy at data_dir with the hash embeddings,
+    hiding the host's keys and servers, as env_setup and fake_embedder do inside a test."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "PAPERBOY_EMBEDDING_PROVIDER"):
+            mp.delenv(name, raising=False)
+        mp.setenv("PAPERBOY_DATA_DIR", str(data_dir))
+        mp.setenv("PAPERBOY_CACHE_DIR", str(SHARED_CACHE))
+        mp.setitem(providers.EMBED, "local", lambda settings: Embedder("fake-hash-64", HashEmbeddings()))
+        yield
 
 
 def run_cli(*args: str) -> Result:

@@ -18,7 +18,7 @@ from rag.prompts import CANNOT_ANSWER, load_prompt
 from rag.providers import Embedder
 from rag.settings import Settings
 from rag.store import Store, open_store
-from tests.conftest import SHARED_CACHE, HashEmbeddings, Reply, ScriptedChat, run_cli
+from tests.conftest import SHARED_CACHE, HashEmbeddings, Reply, ScriptedChat, fake_library_env, run_cli
 
 GVGEN = {
     "id": "2403.12957",
@@ -69,10 +69,7 @@ def library_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("answer-library")
     path = data_dir.parent / "answer-papers.jsonl"
     path.write_text("\n".join(json.dumps(p) for p in PAPERS), encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PAPERBOY_DATA_DIR", str(data_dir))
-        mp.setenv("PAPERBOY_CACHE_DIR", str(SHARED_CACHE))
-        mp.setitem(providers.EMBED, "local", lambda settings: Embedder("fake-hash-64", HashEmbeddings()))
+    with fake_library_env(data_dir):
         result = run_cli("ingest", str(path))
     assert result.exit_code == 0, result.output
     return data_dir
@@ -374,7 +371,7 @@ def test_a_follow_up_is_rewritten_before_retrieval(library: Library) -> None:
     assert answer.standalone_question == "How fast is GVGEN?"
     rewrite, reply = chat.received
     assert rewrite[0].content == load_prompt("rewrite").system
-    assert "User: What is GVGEN?\nAssistant: GVGEN turns text into volumetric Gaussians ." in str(rewrite[1].content)
+    assert "User: What is GVGEN?\nAssistant: GVGEN turns text into volumetric Gaussians." in str(rewrite[1].content)
     assert "Follow-up question: How fast is it?" in str(rewrite[1].content)
     assert "Question: How fast is GVGEN?" in str(reply[1].content)
     assert not answer.abstained

@@ -32,10 +32,9 @@ from rag.digest import (
 from rag.errors import IndexNotFoundError
 from rag.models import Explainer, Paper
 from rag.prompts import load_prompt
-from rag.providers import Embedder
 from rag.settings import Settings
 from rag.store import Store, open_store
-from tests.conftest import SHARED_CACHE, HashEmbeddings, ScriptedChat, run_cli
+from tests.conftest import SHARED_CACHE, HashEmbeddings, ScriptedChat, fake_library_env, run_cli
 
 DAY = date(2025, 10, 31)
 FED_WORDS = "federated clients server aggregation privacy gradients devices communication rounds"
@@ -266,10 +265,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """Eight papers of one day in two clear topics, plus one of another day, ingested once with hash vectors."""
     data_dir = tmp_path_factory.mktemp("digest-library")
     path = _write_jsonl(data_dir.parent / "digest-papers.jsonl", [*FEDERATED, *FOLDING, OTHER_DAY])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PAPERBOY_DATA_DIR", str(data_dir))
-        mp.setenv("PAPERBOY_CACHE_DIR", str(SHARED_CACHE))
-        mp.setitem(providers.EMBED, "local", lambda settings: Embedder("fake-hash-64", HashEmbeddings()))
+    with fake_library_env(data_dir):
         result = run_cli("ingest", str(path))
         assert result.exit_code == 0, result.output
         return open_store(Settings())

@@ -11,9 +11,9 @@ from click.testing import Result
 from langchain_openai import ChatOpenAI
 
 from rag import providers
-from rag.providers import Embedder, chat_provider, get_chat, openai_chat, openai_embedder
+from rag.providers import chat_provider, get_chat, openai_chat, openai_embedder
 from rag.settings import Settings
-from tests.conftest import SHARED_CACHE, HashEmbeddings, run_cli
+from tests.conftest import HashEmbeddings, fake_library_env, run_cli
 from tests.openai_stub import (
     CHAT_PATH,
     EMBED_DIM,
@@ -96,14 +96,8 @@ def ingested_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The corpus ingested once with the local fake embeddings (no endpoint involved); tests copy it."""
     data_dir = tmp_path_factory.mktemp("ingested")
     corpus = write_corpus(data_dir.parent / "ingested-papers.jsonl")
-    with pytest.MonkeyPatch.context() as mp:
-        # Module scope runs before the autouse env_setup, so hide the host's settings here too.
-        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "PAPERBOY_EMBEDDING_PROVIDER"):
-            mp.delenv(name, raising=False)
-        mp.chdir(data_dir.parent)
-        mp.setenv("PAPERBOY_DATA_DIR", str(data_dir))
-        mp.setenv("PAPERBOY_CACHE_DIR", str(SHARED_CACHE))
-        mp.setitem(providers.EMBED, "local", lambda settings: Embedder("fake-hash-64", HashEmbeddings()))
+    # Module scope runs before the autouse env_setup, so the host's settings are hidden here too.
+    with fake_library_env(data_dir):
         result = run_cli("ingest", str(corpus))
     assert result.exit_code == 0, result.output
     return data_dir
