@@ -10,24 +10,43 @@ from rag.grounding import unsupported_numbers
 from rag.models import Explainer, Paper
 from rag.prompts import load_prompt
 
+EXPLAIN_PROMPT_VERSION = 2
 MIN_WORDS = 60
 MAX_WORDS = 150
 # ~110 words of explainer plus a TL;DR is ~190 tokens; the cap stops a runaway reply, not a good one.
 MAX_REPLY_TOKENS = 300
 _TLDR = re.compile(r"^\W*tl\W*dr\W*", re.I)
 _EXPLAINER = re.compile(r"^\W*explainer\W*", re.I)
+_INLINE_EXPLAINER = re.compile(r"(?<=\S)\s+(?=\**explainer\**\s*:)", re.I)
 _LIST_ITEM = re.compile(r"^\s*([-*\u2022]|\d+[.)])\s", re.M)
 
 
 def parse_reply(reply: str) -> tuple[str, str]:
     """(TL;DR, paragraph) from the model's two labelled lines; tolerant of missing or bold labels."""
+    # Both labels on one line ("TL;DR: ... Explainer: ...") is the same reply on two lines.
+    reply = _INLINE_EXPLAINER.sub("\n", reply)
     lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
     tldr = next((_TLDR.sub("", line) for line in lines if _TLDR.match(line)), "")
     body = [line for line in lines if not _TLDR.match(line)]
     paragraph = "\n".join(_EXPLAINER.sub("", line) for line in body).strip()
+    paragraph = trim_to_length(paragraph)
     if not tldr and paragraph:
         tldr = re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0]
     return tldr.strip(), paragraph
+
+
+def trim_to_length(paragraph: str) -> str:
+    """Whole leading sentences up to MAX_WORDS: the small model runs long (~200 words) and its
+    retries run long too, while its opening sentences already say what the paper did and found."""
+    if len(paragraph.split()) <= MAX_WORDS:
+        return paragraph
+    kept: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", paragraph):
+        if len(" ".join([*kept, sentence]).split()) > MAX_WORDS:
+            break
+        kept.append(sentence)
+    trimmed = " ".join(kept)
+    return trimmed if len(trimmed.split()) >= MIN_WORDS else paragraph
 
 
 def explainer_problems(tldr: str, paragraph: str, paper: Paper) -> list[str]:
@@ -48,7 +67,7 @@ def explainer_problems(tldr: str, paragraph: str, paper: Paper) -> list[str]:
 
 def explain_paper(paper: Paper, calls: ModelCalls, catalog: Catalog, refresh: bool = False) -> Explainer:
     """The cached explainer, or a new one: generated, checked, regenerated once with the problem named."""
-    prompt = load_prompt("explain")
+    prompt = load_prompt("explain", EXPLAIN_PROMPT_VERSION)
     if not refresh and (hit := catalog.explainer(paper, prompt.id, calls.model)):
         return hit
     started = time.perf_counter()

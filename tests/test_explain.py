@@ -140,10 +140,11 @@ def test_changed_prompt_version_or_model_misses_the_cache(library: tuple, monkey
     other_model = ScriptedChat(script=[GOOD], model_name="another-model")
     explain_paper(PAPER, ModelCalls(other_model, Path("/tmp")), store.catalog)
     assert len(other_model.received) == 1
-    v2 = load_prompt("explain").model_copy(update={"version": 2})
-    monkeypatch.setattr(explain_module, "load_prompt", lambda name: v2)
+    current = explain_module.EXPLAIN_PROMPT_VERSION
+    newer = load_prompt("explain", current).model_copy(update={"version": current + 1})
+    monkeypatch.setattr(explain_module, "load_prompt", lambda name, version: newer)
     explainer, chat = explain_with(store, GOOD)
-    assert (len(chat.received), explainer.prompt_version) == (1, "explain.v2")
+    assert (len(chat.received), explainer.prompt_version) == (1, f"explain.v{current + 1}")
 
 
 def test_interrupted_run_resumes_without_redoing_finished_papers(
@@ -182,7 +183,11 @@ def test_cli_json_contract(library: tuple, monkeypatch: pytest.MonkeyPatch) -> N
         "prompt_version",
         "cached",
     }
-    assert (payload["paper_id"], payload["prompt_version"], payload["flagged"]) == (PAPER.id, "explain.v1", False)
+    assert (payload["paper_id"], payload["prompt_version"], payload["flagged"]) == (
+        PAPER.id,
+        f"explain.v{explain_module.EXPLAIN_PROMPT_VERSION}",
+        False,
+    )
 
 
 def test_cli_needs_exactly_one_of_id_or_all(library: tuple) -> None:
@@ -190,3 +195,15 @@ def test_cli_needs_exactly_one_of_id_or_all(library: tuple) -> None:
     assert run_cli("explain", PAPER.id, "--all").exit_code == 2
     missing = run_cli("explain", "nope")
     assert missing.exit_code == 1 and "paperboy papers" in missing.output
+
+
+def test_a_long_explainer_keeps_its_leading_sentences_under_the_limit() -> None:
+    long_reply = f"TL;DR: Flex is fast.\nExplainer: {GOOD_BODY} {GOOD_BODY}"
+    tldr, paragraph = parse_reply(long_reply)
+    assert len(paragraph.split()) <= 150
+    assert paragraph.startswith(GOOD_BODY) and paragraph.endswith(".")
+    assert explainer_problems(tldr, paragraph, PAPER) == []
+
+
+def test_both_labels_on_one_line_are_read() -> None:
+    assert parse_reply(f"TL;DR: Flex is fast. Explainer: {GOOD_BODY}") == ("Flex is fast.", GOOD_BODY)
