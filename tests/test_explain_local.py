@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 # A paper and the method name a faithful explainer must mention.
 PAPERS = {
     "Tutel: Adaptive Mixture-of-Experts at Scale": "Flex",
-    "Grokking at the Edge of Numerical Stability": "StableMax",
+    "NitroFusion: High-Fidelity Single-Step Diffusion through Dynamic Adversarial Training": "NitroFusion",
     "SlimFlow: Training Smaller One-Step Diffusion Models with Rectified Flow": "SlimFlow",
 }
 
