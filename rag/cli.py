@@ -392,9 +392,8 @@ def cli_eval(
     as_json: bool,
 ) -> None:
     """Run an eval SUITE in a fresh store built from its corpus, score every case, write reports."""
-    from evals.report import load_run, write_reports
-
     from evals.metrics import metric_keys
+    from evals.report import load_run, write_reports
     from evals.run import run_suite
     from evals.suite import load_suite
 
