@@ -207,3 +207,18 @@ def test_shipped_suites_are_valid_and_big_enough() -> None:
     explainers = load_suite(ROOT / "evals" / "suites" / "explainers-sample-day.yaml")
     assert explainers.kind == "explainer" and len(explainers.cases) >= 15
     assert load_suite(ROOT / "evals" / "suites" / "smoke.yaml").cases
+
+
+def test_judge_scores_each_answer_sentence(tiny_suite: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def judged(messages: list[BaseMessage]) -> str:
+        text = str(messages[-1].content)
+        if "Claim:" in text:
+            return "yes" if "5.75x" in text.rsplit("Claim:", 1)[-1] else "no"
+        return scripted(messages)
+
+    monkeypatch.setitem(providers.CHAT, "local", lambda settings: ScriptedChat(script=[judged]))
+    monkeypatch.setenv("PAPERBOY_MIN_DENSE_SCORE", "0")
+    result = run_cli("eval", str(tiny_suite), "--judge", "--out", str(tmp_path / "j"), "--json")
+    assert result.exit_code == 0, result.output
+    # fact-1's one sentence is supported, fact-2's is not, the abstention is not judged: (1 + 0) / 2.
+    assert json.loads(result.stdout)["aggregate"]["judge_supported"] == 0.5
