@@ -214,13 +214,13 @@ class Asker:
         self, question: str, hits: list[Hit]
     ) -> tuple[str, list[Source], list[Citation], str | None, list[str]]:
         """Candidates near the best match, each judged alone with a yes/no question, listed with citations."""
-        sources = select_evidence(question, hits, self.store.embedder, [3] * len(hits))
+        # Only candidates near the best are shown to the model, so only they need evidence sentences.
+        candidates = [hit for hit in hits if near_the_best(hit, hits)]
+        sources = select_evidence(question, candidates, self.store.embedder, [3] * len(candidates))
         check = per_paper_question(question)
         prompt = load_prompt("relevance")
         chosen = []
-        for source, hit in zip(sources, hits, strict=True):
-            if not near_the_best(hit, hits):
-                continue
+        for source in sources:
             reply = self.calls.run(prompt, {"paper": f"{source.paper.title}\n{source.text}", "check": check}, 3)
             if reply.lower().lstrip(" *\"'").startswith("yes"):
                 chosen.append(source)
