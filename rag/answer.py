@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Sequence
 from datetime import date
+from typing import NamedTuple
 
 from rag.chains import ModelCalls, OnToken
 from rag.evidence import content_words, select_evidence
@@ -176,6 +177,21 @@ def check_grounding(question: str, text: str, sources: list[Source]) -> str | No
     return None
 
 
+class Draft(NamedTuple):
+    """What one path of the pipeline produced, before it is timed and becomes an Answer."""
+
+    text: str
+    sources: list[Source]
+    citations: list[Citation]
+    abstain_reason: str | None = None
+    notes: Sequence[str] = ()
+
+
+def abstain(sources: list[Source], reason: str, notes: Sequence[str] = ()) -> Draft:
+    """The cannot-answer reply, with why, and no citations."""
+    return Draft(CANNOT_ANSWER, sources, [], reason, notes)
+
+
 class Asker:
     """Answers questions over one store with one chat model."""
 
@@ -191,9 +207,7 @@ class Asker:
         keyword_ok = top.keyword is not None and top.keyword >= self.settings.min_keyword_score
         return not (dense_ok or keyword_ok)
 
-    def answer_single(
-        self, question: str, hits: list[Hit], on_token: OnToken | None
-    ) -> tuple[str, list[Source], list[Citation], str | None, list[str]]:
+    def answer_single(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
         """One answer written by the model from evidence sentences, then cited and checked."""
         hits = focus(hits)
         per_paper = [3] + [1] * (len(hits) - 1)
@@ -201,18 +215,16 @@ class Asker:
         blocks = "\n".join(_source_block(s) for s in sources)
         reply = self.calls.run(load_prompt("answer"), {"sources": blocks, "question": question}, 120, on_token)
         if not reply or _NOT_SAID.search(reply):
-            return CANNOT_ANSWER, sources, [], "the model found no answer in the sources", []
+            return abstain(sources, "the model found no answer in the sources")
         text, citations, notes = cite_answer(reply, sources)
         if len(_MARKER.sub("", text).split()) < 3:
-            return CANNOT_ANSWER, sources, [], "the model gave no answer, only a marker", notes
+            return abstain(sources, "the model gave no answer, only a marker", notes)
         problem = check_grounding(question, text, [s for s in sources if s.number in {c.number for c in citations}])
         if problem:
-            return CANNOT_ANSWER, sources, [], problem, [*notes, f"withdrawn: {reply}"]
-        return text, sources, citations, None, notes
+            return abstain(sources, problem, [*notes, f"withdrawn: {reply}"])
+        return Draft(text, sources, citations, None, notes)
 
-    def answer_list(
-        self, question: str, hits: list[Hit]
-    ) -> tuple[str, list[Source], list[Citation], str | None, list[str]]:
+    def answer_list(self, question: str, hits: list[Hit]) -> Draft:
         """Candidates near the best match, each judged alone with a yes/no question, listed with citations."""
         # Only candidates near the best are shown to the model, so only they need evidence sentences.
         candidates = [hit for hit in hits if near_the_best(hit, hits)]
@@ -225,10 +237,10 @@ class Asker:
             if reply.lower().lstrip(" *\"'").startswith("yes"):
                 chosen.append(source)
         if not chosen:
-            return CANNOT_ANSWER, sources, [], "no candidate paper passed the relevance check", []
+            return abstain(sources, "no candidate paper passed the relevance check")
         listed = "; ".join(f"{s.paper.title} [{s.number}]" for s in chosen)
         noun = "paper matches" if len(chosen) == 1 else "papers match"
-        return f"{len(chosen)} {noun}: {listed}.", sources, [_cite(s) for s in chosen], None, []
+        return Draft(f"{len(chosen)} {noun}: {listed}.", sources, [_cite(s) for s in chosen])
 
     def ask(
         self,
@@ -256,21 +268,21 @@ class Asker:
         hits = retrieve(standalone, self.store, k, day, paper_id, mode or self.settings.retrieval_mode)
         retrieved = time.perf_counter()
         if not hits or self._weak(hits):
-            text, sources, citations, reason, notes = CANNOT_ANSWER, [], [], "no paper matches the question well", []
+            draft = abstain([], "no paper matches the question well")
         elif listing:
-            text, sources, citations, reason, notes = self.answer_list(standalone, hits)
+            draft = self.answer_list(standalone, hits)
         else:
-            text, sources, citations, reason, notes = self.answer_single(standalone, hits, shown)
+            draft = self.answer_single(standalone, hits, shown)
         total = _ms(started)
         return Answer(
             question=question,
             standalone_question=standalone,
-            answer=text,
-            abstained=reason is not None,
-            abstain_reason=reason,
+            answer=draft.text,
+            abstained=draft.abstain_reason is not None,
+            abstain_reason=draft.abstain_reason,
             kind="list" if listing else "single",
-            citations=citations,
-            sources=sources,
+            citations=draft.citations,
+            sources=draft.sources,
             model=self.calls.model,
             prompt=load_prompt("relevance" if listing else "answer").id,
             timings=Timings(
@@ -281,5 +293,5 @@ class Asker:
                 first_token_ms=first_token[0] if first_token and not listing else total,
             ),
             usage=self.calls.usage.model_copy(),
-            notes=notes,
+            notes=list(draft.notes),
         )
