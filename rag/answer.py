@@ -202,9 +202,8 @@ class Asker:
 
     def _weak(self, hits: list[Hit]) -> bool:
         """No paper matches well: neither in meaning nor in shared rare words."""
-        top = hits[0]
-        dense_ok = top.dense is not None and top.dense >= self.settings.min_dense_score
-        keyword_ok = top.keyword is not None and top.keyword >= self.settings.min_keyword_score
+        dense_ok = max(h.dense or 0.0 for h in hits) >= self.settings.min_dense_score
+        keyword_ok = max(h.keyword or 0.0 for h in hits) >= self.settings.min_keyword_score
         return not (dense_ok or keyword_ok)
 
     def answer_single(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:

@@ -3,14 +3,14 @@
 import json
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 from langchain_core.messages import BaseMessage
 
-from rag import providers
+from rag import providers, retrieval
 from rag.answer import Asker, cite_answer, is_list_question, per_paper_question
 from rag.chains import ModelCalls
 from rag.models import Answer, Paper, Source, Turn
@@ -85,6 +85,14 @@ class Library(NamedTuple):
 # Hash vectors put unrelated texts at cosine 0.2-0.4, so meaning cannot tell a match from noise here:
 # papers pass the "retrieval is strong enough" gate on shared words (BM25) alone.
 THRESHOLDS = {"PAPERBOY_MIN_DENSE_SCORE": "0.99", "PAPERBOY_MIN_KEYWORD_SCORE": "0.5"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def keyword_led_fusion() -> Iterator[None]:
+    """The same reason ranks these papers on shared words: hash cosines would outweigh BM25 in the fusion."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(retrieval, "DENSE_WEIGHT", 0.05)
+        yield
 
 
 @pytest.fixture(scope="module")
