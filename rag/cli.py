@@ -5,7 +5,7 @@ import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from tqdm import tqdm
@@ -19,11 +19,14 @@ from rag.explain import explain_paper, explain_papers
 from rag.fetch import fetch_day
 from rag.ingest import ingest_files
 from rag.models import Answer, Explainer, IngestReport, Paper
-from rag.providers import get_chat
+from rag.providers import chat_endpoint, get_chat
 from rag.retrieval import MODES, retrieve
 from rag.settings import Settings, get_settings
 from rag.sources import READERS, ReadOptions
-from rag.store import Store, open_store
+from rag.store import Store, open_store, store_stats
+
+if TYPE_CHECKING:
+    from evals.run import Run
 
 
 class PaperboyGroup(click.Group):
@@ -63,10 +66,7 @@ def _print_ingest(report: IngestReport, as_json: bool) -> None:
     if as_json:
         _echo_json(report.model_dump())
     else:
-        click.echo(
-            f"{report.new} new, {report.updated} updated, {report.unchanged} unchanged papers; "
-            f"{report.chunks} chunks embedded in {report.seconds:.1f} s."
-        )
+        click.echo(report.summary())
     for failure in report.failed_files:
         click.echo(f"Error: {failure}", err=True)
     if report.failed_files:
@@ -181,18 +181,9 @@ def cli_search(settings: Settings, query: str, k: int, day: date | None, mode: s
 @click.option("--json", "as_json", is_flag=True, help="Print stats as JSON.")
 @click.pass_obj
 def cli_stats(settings: Settings, as_json: bool) -> None:
-    """What the store holds and where it lives."""
-    store = open_store(settings)
-    location = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.chroma_path)
-    stats = {
-        "papers": store.catalog.count(),
-        "chunks": store.index.count(),
-        "days": [d.isoformat() for d in store.catalog.days()],
-        "embedding_model": store.embedder.model_id,
-        "collection": store.index.location,
-        "store": location,
-        "catalog": str(settings.catalog_path),
-    }
+    """What the store holds and where it lives, and which chat model answers."""
+    chat_model, chat_url = chat_endpoint(settings)
+    stats = {**store_stats(open_store(settings), settings), "chat_model": chat_model, "chat_endpoint": chat_url}
     if as_json:
         _echo_json(stats)
         return
@@ -354,6 +345,17 @@ def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> l
     return missed
 
 
+def eval_runs_dir(settings: Settings) -> Path:
+    """Where eval runs are saved by default, so the CLI and the app list the same runs."""
+    return settings.data_dir / "evals"
+
+
+def eval_run_dir(settings: Settings, run: "Run") -> Path:
+    """The default folder of one run: its suite, pipeline and start time, e.g. smoke-default-2025-10-31T120000."""
+    stamp = run.started.replace(":", "").replace("+0000", "")
+    return eval_runs_dir(settings) / f"{run.suite}-{run.pipeline}-{stamp}"
+
+
 @cli.command(name="eval")
 @click.argument("suite_path", metavar="SUITE", type=click.Path(path_type=Path))
 @click.option(
@@ -407,8 +409,7 @@ def cli_eval(
     before = load_run(baseline) if baseline else None
     with tqdm(total=len(suite.cases), desc=f"{suite.name} ({pipeline})", unit="case", disable=None) as bar:
         run = run_suite(suite, settings, get_chat(settings), pipeline, judge, lambda done, total: bar.update(1))
-    stamp = run.started.replace(":", "").replace("+0000", "")
-    folder = out_dir or settings.data_dir / "evals" / f"{suite.name}-{pipeline}-{stamp}"
+    folder = out_dir or eval_run_dir(settings, run)
     paths = write_reports(run, folder, before)
     missed = missed_bars(run.aggregate, bars)
     if as_json:

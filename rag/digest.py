@@ -187,15 +187,19 @@ def _paper_vectors(store: Store, papers: list[Paper]) -> dict[str, list[float]]:
     return vectors
 
 
+def group_by_topic(store: Store, papers: list[Paper]) -> list[list[Paper]]:
+    """The papers clustered by meaning, no model needed: largest group first, each most upvoted first."""
+    by_id = {p.id: p for p in papers}
+    return [sorted((by_id[i] for i in ids), key=_rank) for ids in cluster(_paper_vectors(store, papers))]
+
+
 def build_digest(store: Store, calls: ModelCalls, day: date | None, explain: Callable[[Paper], Explainer]) -> Digest:
     """The day's papers clustered into named topics, each paper exactly once, with its explainer."""
     papers = store.catalog.papers(day)
     if not papers:
         raise _no_papers_error(store, day)
-    by_id = {p.id: p for p in papers}
     topics = []
-    for ids in cluster(_paper_vectors(store, papers)):
-        members = sorted((by_id[i] for i in ids), key=_rank)
+    for members in group_by_topic(store, papers):
         name = name_topic(members, calls, papers)
         topics.append(Topic(name=name, papers=members, explainers={p.id: explain(p) for p in members}))
     return Digest(day=day, topics=topics, model=calls.model)

@@ -92,6 +92,13 @@ class IngestReport(BaseModel):
     failed_files: list[str] = Field(default_factory=list, description="One message per file that was not ingested")
     seconds: float = Field(default=0.0, description="Wall time of the call")
 
+    def summary(self) -> str:
+        """One line of what went in, as the CLI and the app report it."""
+        return (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged papers; "
+            f"{self.chunks} chunks embedded in {self.seconds:.1f} s."
+        )
+
 
 class Source(BaseModel):
     """A retrieved paper as the model sees it: numbered, with the sentences chosen as evidence."""

@@ -3,6 +3,7 @@
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import NamedTuple
 
 import httpx
@@ -13,7 +14,7 @@ from pydantic import SecretStr
 
 from rag.embeddings import MiniLMEmbeddings
 from rag.errors import MissingKeyError, ProviderError
-from rag.local_model import LOCAL_SERVERS
+from rag.local_model import LOCAL_SERVERS, QWEN_CODER_1_5B, model_name_for
 from rag.settings import Settings
 
 # Key-shaped strings a server may echo back in an error body ("Received API Key = sk-...").
@@ -110,6 +111,7 @@ def get_embedder(settings: Settings) -> Embedder:
 # Deterministic answers: the same question over the same papers gives the same answer and eval runs compare.
 _TEMPERATURE = 0.0
 DEFAULT_OPENAI_CHAT_MODEL = "gpt-4o-mini"
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
 
 def local_chat(settings: Settings) -> BaseChatModel:
@@ -161,3 +163,11 @@ def get_chat(settings: Settings) -> BaseChatModel:
 def chat_model_name(llm: BaseChatModel) -> str:
     """The model name an answer records."""
     return str(getattr(llm, "model_name", None) or type(llm).__name__)
+
+
+def chat_endpoint(settings: Settings) -> tuple[str, str]:
+    """The chat model's name and where it is served, read from the settings without starting it; never the key."""
+    if chat_provider(settings) == "openai":
+        return settings.chat_model or DEFAULT_OPENAI_CHAT_MODEL, settings.openai_base_url or OPENAI_DEFAULT_URL
+    model = settings.local_model_path or Path(QWEN_CODER_1_5B.file_name)
+    return model_name_for(model), "local llama.cpp server on 127.0.0.1 (offline)"

@@ -1,6 +1,6 @@
 """The store: the catalog of papers plus the chunk index, opened together once per process."""
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from rag.catalog import Catalog
 from rag.index import ChunkIndex, open_client
@@ -21,3 +21,17 @@ def open_store(settings: Settings) -> Store:
     embedder = get_embedder(settings)
     index = ChunkIndex(open_client(settings), embedder.embeddings, embedder.model_id)
     return Store(Catalog(settings.catalog_path), index, embedder)
+
+
+def store_stats(store: Store, settings: Settings) -> dict[str, Any]:
+    """What the store holds and where it lives, as `paperboy stats` and the app's Library page show it."""
+    location = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.chroma_path)
+    return {
+        "papers": store.catalog.count(),
+        "chunks": store.index.count(),
+        "days": [d.isoformat() for d in store.catalog.days()],
+        "embedding_model": store.embedder.model_id,
+        "collection": store.index.location,
+        "store": location,
+        "catalog": str(settings.catalog_path),
+    }
