@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
+import rag
 from rag.answer import Asker
 from rag.catalog import Catalog
 from rag.chains import ModelCalls
@@ -22,7 +23,7 @@ from rag.models import Answer, Explainer, IngestReport, Paper
 from rag.providers import chat_endpoint, get_chat
 from rag.retrieval import MODES, retrieve
 from rag.settings import Settings, get_settings
-from rag.sources import READERS, ReadOptions
+from rag.sources import MAX_BYTES, READERS, ReadOptions
 from rag.store import Store, open_store, store_stats
 
 if TYPE_CHECKING:
@@ -433,3 +434,44 @@ def cli_eval(
         for line in missed:
             click.echo(f"Failed bar: {line}", err=True)
         sys.exit(1)
+
+
+def app_path() -> Path:
+    """The Streamlit app's entry script, in the checkout next to the rag package."""
+    return Path(rag.__file__).resolve().parents[1] / "ui" / "app.py"
+
+
+def streamlit_argv(app: Path, host: str, port: int) -> list[str]:
+    """`streamlit run` for the app: no browser opened, no usage statistics, uploads capped like the readers."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.maxUploadSize",
+        str(MAX_BYTES // 2**20),
+    ]
+
+
+@cli.command(name="ui")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 exposes the app.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+def cli_ui(host: str, port: int) -> None:
+    """Start the web app (Today, Ask, Evals, Library) and print its address; no browser is opened."""
+    app = app_path()
+    if not app.is_file():
+        raise click.ClickException(
+            f"The app is not at {app}: `paperboy ui` runs from a source checkout (pip install -e .)."
+        )
+    argv = streamlit_argv(app, host, port)
+    # exec, not a child process: Ctrl-C and a kill reach the server itself, and no orphan is left behind.
+    os.execv(argv[0], argv)

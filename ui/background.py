@@ -1,0 +1,138 @@
+"""Work the app does off the page: the one chat model of the process, and each day's topics and explainers."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+
+from rag.catalog import Catalog
+from rag.chains import ModelCalls
+from rag.digest import fallback_topic_name, group_by_topic, name_topic
+from rag.errors import PaperboyError
+from rag.explain import EXPLAIN_PROMPT_VERSION, explain_paper
+from rag.models import Explainer, Paper
+from rag.prompts import load_prompt
+from rag.providers import chat_model_name, get_chat
+from rag.settings import Settings
+from rag.store import Store
+
+# How often background work looks again while someone is waiting for an answer.
+_WAIT_S = 0.5
+
+
+def explain_prompt_id() -> str:
+    """The prompt id explainers are cached under, e.g. explain.v2."""
+    return load_prompt("explain", EXPLAIN_PROMPT_VERSION).id
+
+
+def cached_explainer(catalog: Catalog, paper: Paper, model: str | None) -> Explainer | None:
+    """The paper's explainer from the catalog, by the same key explain_paper caches it under."""
+    return catalog.explainer(paper, explain_prompt_id(), model) if model else None
+
+
+class SharedChat:
+    """The chat model every session shares, built on first use; a user's question goes before background work."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._build = threading.Lock()
+        self._llm: BaseChatModel | None = None
+        self._waiting = 0
+        self._count = threading.Lock()
+
+    def model(self) -> BaseChatModel:
+        """The chat model; the first call starts the local model (seconds), so call it off the page."""
+        with self._build:
+            if self._llm is None:
+                self._llm = get_chat(self._settings)
+            return self._llm
+
+    @property
+    def name(self) -> str | None:
+        """The model's name once it is built, else None."""
+        return chat_model_name(self._llm) if self._llm is not None else None
+
+    @contextmanager
+    def priority(self) -> Iterator[None]:
+        """Mark work a user is waiting for (an answer, an eval run): background explainers pause meanwhile."""
+        with self._count:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._count:
+                self._waiting -= 1
+
+    def wait_for_users(self, stop: threading.Event) -> None:
+        """Block background work while a user waits: the local server answers one request at a time."""
+        while self._waiting and not stop.wait(_WAIT_S):
+            pass
+
+
+class DayBriefing:
+    """One day's papers grouped by topic; a background thread names the topics and writes missing explainers."""
+
+    def __init__(self, day: date, store: Store, chat: SharedChat, cache_dir: Path) -> None:
+        self.day = day
+        self.papers = store.catalog.papers(day)
+        groups = group_by_topic(store, self.papers) if self.papers else []
+        # Title-word names at once; the model's names replace them when ready (a few seconds on the local model).
+        self.topics: list[tuple[str, list[Paper]]] = [(fallback_topic_name(g, self.papers), g) for g in groups]
+        self.explainers: dict[str, Explainer] = {}
+        self.model: str | None = None
+        self.error: str | None = None
+        self._catalog = store.catalog
+        self._chat = chat
+        self._cache_dir = cache_dir
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"briefing-{day}", daemon=True)
+
+    def start(self) -> "DayBriefing":
+        """Start the background work; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the background work to stop after the current model call."""
+        self._stop.set()
+
+    @property
+    def working(self) -> bool:
+        """True while topics or explainers are still being written."""
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            calls = ModelCalls(self._chat.model(), self._cache_dir)
+            self.model = calls.model
+            self._load_cached(calls.model)
+            self._name_topics(calls)
+            self._explain_missing(calls)
+        except PaperboyError as ex:  # a dead endpoint or a broken model file: shown on the page, not raised
+            self.error = str(ex)
+
+    def _load_cached(self, model: str) -> None:
+        for paper in self.papers:
+            if explainer := cached_explainer(self._catalog, paper, model):
+                self.explainers[paper.id] = explainer
+
+    def _name_topics(self, calls: ModelCalls) -> None:
+        named: list[tuple[str, list[Paper]]] = []
+        for _, papers in self.topics:
+            self._chat.wait_for_users(self._stop)
+            if self._stop.is_set():
+                return
+            named.append((name_topic(papers, calls, self.papers), papers))
+            # Swapped whole, so a page drawing the topics never sees a half-named list.
+            self.topics = named + self.topics[len(named) :]
+
+    def _explain_missing(self, calls: ModelCalls) -> None:
+        # In page order: the topics shown first get their explainers first.
+        for paper in (p for _, papers in self.topics for p in papers if p.id not in self.explainers):
+            self._chat.wait_for_users(self._stop)
+            if self._stop.is_set():
+                return
+            self.explainers[paper.id] = explain_paper(paper, calls, self._catalog)

@@ -1,0 +1,40 @@
+"""A paper as a card, the same on every page: title and link, upvotes, date, TL;DR and explainer or abstract."""
+
+import streamlit as st
+
+from rag.digest import md_text, safe_url
+from rag.models import Explainer, Paper
+
+
+def _title(paper: Paper) -> str:
+    url = safe_url(paper.url)
+    title = md_text(paper.title)
+    return f"**[{title}]({url})**" if url else f"**{title}**"
+
+
+def _facts(paper: Paper) -> str:
+    upvotes = "1 upvote" if paper.upvotes == 1 else f"{paper.upvotes} upvotes"
+    day = paper.listed_on or paper.published
+    return " · ".join([upvotes, *([f"listed {day.isoformat()}"] if day else []), paper.id])
+
+
+def _explainer(explainer: Explainer | None, waiting: str) -> None:
+    if explainer is None:
+        st.caption(waiting)
+        return
+    if explainer.tldr:
+        st.markdown(f"**TL;DR:** {md_text(explainer.tldr)}")
+    st.markdown(md_text(explainer.explainer))
+    if explainer.flagged:
+        st.caption(f"This explainer failed a check ({md_text(explainer.flag_reason or '')}); read the abstract too.")
+
+
+def paper_card(paper: Paper, explainer: Explainer | None, key: str, waiting: str = "Explainer on its way...") -> None:
+    """One paper in a bordered box; the toggle swaps the plain-language explainer for the original abstract."""
+    with st.container(border=True):
+        st.markdown(_title(paper))
+        st.caption(_facts(paper))
+        if st.toggle("Original abstract", key=f"abstract-{key}"):
+            st.markdown(md_text(paper.abstract))
+        else:
+            _explainer(explainer, waiting)

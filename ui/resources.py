@@ -1,0 +1,39 @@
+"""What every session shares, created once per process: settings, the store, the chat model, day briefings.
+
+Per-user state (the conversation, chosen day, last eval run) lives in st.session_state, never here.
+"""
+
+from datetime import date
+
+import streamlit as st
+
+from rag.settings import Settings, get_settings
+from rag.store import Store, open_store
+from ui.background import DayBriefing, SharedChat
+
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    """The same settings the CLI reads: environment, then .env in the working directory."""
+    return get_settings()
+
+
+@st.cache_resource(show_spinner="Opening the library...")
+def store() -> Store:
+    """The one store of the process, shared by every session: embedded Chroma is not safe across processes."""
+    return open_store(settings())
+
+
+@st.cache_resource(show_spinner=False)
+def chat() -> SharedChat:
+    """The one chat model of the process, started on first use (the local server takes seconds).
+
+    Askers are not shared: ModelCalls adds up tokens per instance, so one per question keeps each answer's count.
+    """
+    return SharedChat(settings())
+
+
+@st.cache_resource(show_spinner=False, on_release=DayBriefing.stop)
+def briefing(day: date) -> DayBriefing:
+    """The day's topics and explainers, written once per process in the background, whoever opens the day."""
+    return DayBriefing(day, store(), chat(), settings().cache_dir).start()
