@@ -161,8 +161,9 @@ def focus(hits: list[Hit]) -> list[Hit]:
 def check_grounding(question: str, text: str, sources: list[Source]) -> str | None:
     """Why the answer says something the cited papers do not, or None when it is grounded.
 
-    Names the question uses must be in the cited papers too: "What FID does NitroFusion reach?"
-    answered from another paper's FID is an answer about the wrong paper.
+    Names the question uses must be in the cited papers too, and its figures must come from a paper
+    that has them all: "What FID does NitroFusion reach?" answered from another paper's FID is an
+    answer about the wrong paper.
     """
     evidence = " ".join(f"{s.paper.title} {s.paper.abstract}" for s in sources)
     off_subject = unsupported_names(question, evidence)
@@ -171,6 +172,12 @@ def check_grounding(question: str, text: str, sources: list[Source]) -> str | No
     numbers = unsupported_numbers(text, evidence)
     if numbers:
         return f"the answer gave figures no source states: {', '.join(numbers)}"
+    # "How many GPU hours did SlimFlow take?" answered with speedups from two other cited papers:
+    # every figure must come from a paper that mentions all that the question names.
+    on_subject = [s for s in sources if not unsupported_names(question, f"{s.paper.title} {s.paper.abstract}")]
+    stray = unsupported_numbers(text, " ".join(f"{s.paper.title} {s.paper.abstract}" for s in on_subject))
+    if stray:
+        return f"the figures {', '.join(stray)} come from papers that are not about what the question names"
     names = unsupported_names(text, evidence)
     if names:
         return f"the answer named things no source mentions: {', '.join(names)}"

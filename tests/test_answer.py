@@ -11,7 +11,7 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from rag import providers, retrieval
-from rag.answer import Asker, cite_answer, is_list_question, per_paper_question
+from rag.answer import Asker, check_grounding, cite_answer, is_list_question, per_paper_question
 from rag.chains import ModelCalls
 from rag.models import Answer, Paper, Source, Turn
 from rag.prompts import CANNOT_ANSWER, load_prompt
@@ -243,6 +243,14 @@ def test_a_number_only_found_inside_a_name_like_3d_is_withdrawn(library: Library
     answer, _ = ask(library, "How fast is GVGEN?", "GVGEN generates an object in about 3 seconds [1].")
     _assert_abstained(answer)
     assert "3" in (answer.abstain_reason or "")
+
+
+def test_a_figure_from_a_paper_not_about_what_the_question_names_is_withdrawn() -> None:
+    sources = [_source(1, "GVGEN generates an object in 7 seconds on one GPU."), _source(2, "A 5.75x speedup in GPU hours.")]
+    question = "How many GPU hours does GVGEN need?"
+    problem = check_grounding(question, "GVGEN needs 7 seconds and 5.75x GPU hours [1][2].", sources)
+    assert problem == "the figures 5.75 come from papers that are not about what the question names"
+    assert check_grounding(question, "GVGEN generates an object in about 7 seconds [1].", sources) is None
 
 
 def test_a_name_no_source_mentions_is_withdrawn(library: Library) -> None:
