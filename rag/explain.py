@@ -10,14 +10,17 @@ from rag.grounding import unsupported_numbers
 from rag.models import Explainer, Paper
 from rag.prompts import load_prompt
 
-EXPLAIN_PROMPT_VERSION = 2
+EXPLAIN_PROMPT_VERSION = 3
 MIN_WORDS = 60
 MAX_WORDS = 150
-# ~110 words of explainer plus a TL;DR is ~190 tokens; the cap stops a runaway reply, not a good one.
-MAX_REPLY_TOKENS = 300
+# ~80 words of explainer plus a TL;DR is ~140 tokens; at ~25 tokens/s every token over that costs
+# time, so the cap sits just above the longest useful reply and an unfinished last sentence is dropped.
+MAX_REPLY_TOKENS = 240
 _TLDR = re.compile(r"^\W*tl\W*dr\W*", re.I)
 _EXPLAINER = re.compile(r"^\W*explainer\W*", re.I)
 _INLINE_EXPLAINER = re.compile(r"(?<=\S)\s+(?=\**explainer\**\s*:)", re.I)
+# A full stop ends a sentence only before a space or the end: "5.75x" has none.
+_SENTENCE_END = re.compile(r"[.!?][\"')*]*(?=\s|$)")
 _LIST_ITEM = re.compile(r"^\s*([-*\u2022]|\d+[.)])\s", re.M)
 
 
@@ -29,10 +32,28 @@ def parse_reply(reply: str) -> tuple[str, str]:
     tldr = next((_TLDR.sub("", line) for line in lines if _TLDR.match(line)), "")
     body = [line for line in lines if not _TLDR.match(line)]
     paragraph = "\n".join(_EXPLAINER.sub("", line) for line in body).strip()
-    paragraph = trim_to_length(paragraph)
+    if not paragraph and tldr:
+        # Everything on the TL;DR line: its first sentence is the TL;DR, the rest the explainer.
+        tldr, paragraph = _split_first(tldr)
+    paragraph = trim_to_length(_drop_unfinished(paragraph))
     if not tldr and paragraph:
-        tldr = re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0]
+        tldr = _split_first(paragraph)[0]
     return tldr.strip(), paragraph
+
+
+def _split_first(text: str) -> tuple[str, str]:
+    """(first sentence, the rest)."""
+    parts = re.split(r"(?<=[.!?])\s+", text, maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def _drop_unfinished(paragraph: str) -> str:
+    """Without a last sentence that the token cap cut off, unless that leaves too few words."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(paragraph)]
+    if not ends or ends[-1] == len(paragraph):
+        return paragraph
+    finished = paragraph[: ends[-1]]
+    return finished if len(finished.split()) >= MIN_WORDS else paragraph
 
 
 def trim_to_length(paragraph: str) -> str:

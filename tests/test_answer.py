@@ -246,7 +246,7 @@ def test_a_number_only_found_inside_a_name_like_3d_is_withdrawn(library: Library
 
 
 def test_a_figure_from_a_paper_not_about_what_the_question_names_is_withdrawn() -> None:
-    sources = [_source(1, "GVGEN generates an object in 7 seconds on one GPU."), _source(2, "A 5.75x speedup in GPU hours.")]
+    sources = [_source(1, "GVGEN makes a model in 7 seconds on one GPU."), _source(2, "A 5.75x speedup in GPU hours.")]
     question = "How many GPU hours does GVGEN need?"
     problem = check_grounding(question, "GVGEN needs 7 seconds and 5.75x GPU hours [1][2].", sources)
     assert problem == "the figures 5.75 come from papers that are not about what the question names"

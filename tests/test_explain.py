@@ -207,3 +207,18 @@ def test_a_long_explainer_keeps_its_leading_sentences_under_the_limit() -> None:
 
 def test_both_labels_on_one_line_are_read() -> None:
     assert parse_reply(f"TL;DR: Flex is fast. Explainer: {GOOD_BODY}") == ("Flex is fast.", GOOD_BODY)
+
+
+def test_a_reply_all_on_the_tldr_line_is_split_into_tldr_and_explainer() -> None:
+    assert parse_reply(f"TL;DR: Flex is fast. {GOOD_BODY}") == ("Flex is fast.", GOOD_BODY)
+
+
+def test_a_last_sentence_cut_off_by_the_token_cap_is_dropped() -> None:
+    tldr, paragraph = parse_reply(f"TL;DR: Flex is fast.\nExplainer: {GOOD_BODY} It reaches a speedup of 5.75")
+    assert paragraph == GOOD_BODY
+    assert explainer_problems(tldr, paragraph, PAPER) == []
+
+
+def test_an_unfinished_sentence_stays_when_dropping_it_would_leave_too_few_words() -> None:
+    short = "Flex trains mixture-of-experts models faster. It reaches a speedup of 5.75"
+    assert parse_reply(f"TL;DR: Flex is fast.\nExplainer: {short}") == ("Flex is fast.", short)
