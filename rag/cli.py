@@ -459,6 +459,9 @@ def streamlit_argv(app: Path, host: str, port: int) -> list[str]:
         "false",
         "--server.maxUploadSize",
         str(MAX_BYTES // 2**20),
+        # No "Deploy" button: the app is a local tool, not a Community Cloud project.
+        "--client.toolbarMode",
+        "minimal",
     ]
 
 

@@ -100,6 +100,7 @@ def test_streamlit_command_binds_loopback_and_opens_no_browser() -> None:
         "--server.headless": "true",
         "--browser.gatherUsageStats": "false",
         "--server.maxUploadSize": "50",
+        "--client.toolbarMode": "minimal",
     }
     assert cli_module.app_path().is_file()
 

@@ -1,0 +1,170 @@
+"""The app in a real browser: `paperboy ui` on the sample day and the local model, driven by headless Chromium.
+
+Screenshots of every page land in test-output/browser/ (the README shows them).
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import SHARED_CACHE
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps dialling Google's hosts on a closed network.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "browser"
+QUESTION = "What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?"
+SECOND_QUESTION = "How fast can GVGEN generate a 3D object?"
+# The first answer starts the local model (assembly is cached; loading takes seconds on a busy box).
+ANSWER_TIMEOUT_MS = 240_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory, sample_store_dir: Path) -> Iterator[str]:
+    """`paperboy ui` on a free loopback port over a copy of the sample day; stopped after the module."""
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+    data_dir = tmp_path_factory.mktemp("ui-browser") / "data"
+    shutil.copytree(sample_store_dir, data_dir)
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PAPERBOY_", "CHROMA_"))},
+        "PAPERBOY_DATA_DIR": str(data_dir),
+        "PAPERBOY_CACHE_DIR": str(SHARED_CACHE),
+    }
+    paperboy = Path(sys.executable).with_name("paperboy")
+    log = (data_dir.parent / "ui.log").open("w")
+    server = subprocess.Popen([str(paperboy), "ui", "--port", str(port)], env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=1).text == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, (data_dir.parent / "ui.log").read_text()
+            time.sleep(0.3)
+        else:
+            pytest.fail("the app did not answer /_stcore/health within 60 s")
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a model call in flight in a worker thread holds shutdown up
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Headless Debian Chromium through Playwright; Playwright's own browser download is never used."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def _idle(page) -> None:
+    """Wait until the script run has finished: Streamlit shows its status widget while a run is going."""
+    page.wait_for_selector("[data-testid=stMainBlockContainer]", timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget] [data-testid=stStatusWidgetRunningIcon]')",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    # Widgets such as the file uploader load their code lazily and show a grey box until then.
+    page.wait_for_load_state("networkidle")
+
+
+def _ask(page, question: str) -> None:
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def _chip(page):
+    return page.get_by_role("radio", name=re.compile(r"^\[\d+\] "))  # st.pills chips are radio buttons
+
+
+def _open(page, url: str, title: str) -> None:
+    page.goto(url)
+    page.get_by_role("link", name=title).first.wait_for(timeout=60_000)
+    page.get_by_role("link", name=title).first.click()
+    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=60_000)
+
+
+def test_ask_in_the_browser_cites_a_paper_and_its_chip_opens_the_card(app_url: str, browser) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    _open(page, app_url, "Ask")
+    _ask(page, QUESTION)
+    _chip(page).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    main = page.get_by_test_id("stMainBlockContainer")
+    assert "5.75" in main.inner_text()
+    assert _chip(page).first.inner_text().startswith("[1] Tutel")
+    _chip(page).first.click()
+    page.get_by_text("Original abstract").first.wait_for(timeout=30_000)
+    assert "Tutel: Adaptive Mixture-of-Experts at Scale" in main.inner_text()
+    page.get_by_text("Sources (").first.click()
+    page.get_by_text("score ").first.wait_for(timeout=10_000)
+    page.screenshot(path=SHOTS / "ask.png", full_page=True)
+    page.close()
+
+
+def test_two_tabs_asking_at_once_both_get_cited_answers(app_url: str, browser) -> None:
+    tabs = [browser.new_context().new_page() for _ in range(2)]
+    for tab in tabs:
+        _open(tab, app_url, "Ask")
+    for tab, question in zip(tabs, [QUESTION, SECOND_QUESTION], strict=True):
+        _ask(tab, question)
+    for tab in tabs:
+        _chip(tab).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    assert _chip(tabs[0]).first.inner_text().startswith("[1] Tutel")
+    assert "GVGEN" in _chip(tabs[1]).first.inner_text()
+    for tab in tabs:
+        tab.context.close()
+
+
+@pytest.mark.parametrize("title", ["Evals", "Library", "Today"])
+def test_every_page_renders_without_an_error(app_url: str, browser, title: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    _open(page, app_url, title)
+    _idle(page)
+    if title == "Today":
+        page.get_by_text("explainers ready").wait_for(timeout=60_000)
+    page.screenshot(path=SHOTS / f"{title.lower()}.png", full_page=title != "Today")
+    assert page.get_by_test_id("stException").count() == 0
+    assert page.get_by_test_id("stAlertContentError").count() == 0
+    if title == "Today":
+        assert page.get_by_text("Original abstract").count() >= 10  # the day's cards
+    page.close()
