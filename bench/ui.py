@@ -1,0 +1,120 @@
+"""Benchmark the app in headless Chromium: start to a usable page, and time to first token on the Ask page.
+
+Starts `paperboy ui` on a free loopback port over the configured data dir (ingest the sample day
+first, as `make run` does), then prints:
+- seconds from starting the command to the Today page showing its paper cards;
+- per question on the Ask page (opened directly, so no explainers are being written meanwhile):
+  seconds from Enter to the first words of the answer, and to the finished answer with its chips.
+Usage:
+    .venv/bin/python bench/ui.py [--questions 5]
+"""
+
+import argparse
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, sync_playwright
+
+QUESTIONS = [
+    "What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?",
+    "How fast can GVGEN generate a 3D object?",
+    "Which paper is about placing ads inside chatbot answers?",
+    "By up to how much do winning tickets found by layer pruning at initialization reduce carbon emission?",
+    "What does Rolling Forcing use to keep long videos consistent?",
+]
+# True once the assistant message holds words besides its avatar icon's name and the spinner's text.
+FIRST_WORDS_JS = """i => {
+  const m = document.querySelectorAll('[data-testid=stChatMessage]')[i];
+  return !!m && /\\w/.test(m.innerText.replace('smart_toy', '').replace('Reading the papers...', ''));
+}"""
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def app() -> Iterator[tuple[str, float]]:
+    """`paperboy ui` on a free port: (its address, the time it was started); stopped afterwards."""
+    url = f"http://127.0.0.1:{free_port()}"
+    paperboy = Path(sys.executable).with_name("paperboy")
+    started = time.perf_counter()
+    server = subprocess.Popen([str(paperboy), "ui", "--port", url.rsplit(":", 1)[1]], stdout=subprocess.DEVNULL)
+    try:
+        while not healthy(url):
+            if server.poll() is not None:
+                sys.exit("paperboy ui exited before it was ready")
+            time.sleep(0.1)
+        yield url, started
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a model call in flight holds shutdown up
+            server.kill()
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/_stcore/health", timeout=1).text == "ok"
+    except httpx.HTTPError:
+        return False
+
+
+def ask(page: Page, question: str, number: int) -> tuple[float, float]:
+    """(seconds to the first words, seconds to the finished answer) for one question."""
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    started = time.perf_counter()
+    box.press("Enter")
+    # The answer streams into the (number)th assistant message; before its first words it shows a spinner.
+    page.wait_for_function(FIRST_WORDS_JS, arg=2 * number + 1, timeout=300_000, polling=50)
+    first_words = time.perf_counter() - started
+    # The finished answer is drawn again with its model and time caption (and chips, unless it abstained).
+    answer = page.get_by_test_id("stChatMessage").nth(2 * number + 1)
+    answer.get_by_text(re.compile(r"· [\d.]+ s$")).wait_for(timeout=300_000)
+    return first_words, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=len(QUESTIONS))
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        with app() as (url, started):
+            page = browser.new_page()
+            page.goto(url)
+            page.get_by_text("Original abstract").first.wait_for(timeout=120_000)
+            print(f"start to a usable Today page       {time.perf_counter() - started:.1f} s")
+        # A fresh app, the Ask page opened directly: no explainers are being written meanwhile.
+        with app() as (url, _):
+            page = browser.new_page()
+            page.goto(f"{url}/ask")
+            first, whole = [], []
+            for number, question in enumerate(QUESTIONS[: args.questions]):
+                to_words, to_whole = ask(page, question, number)
+                first.append(to_words)
+                whole.append(to_whole)
+                print(f"  {to_words:5.1f} s to first words, {to_whole:5.1f} s to the whole answer: {question[:50]}")
+        print(f"Ask page, first words p50          {statistics.median(first):.1f} s (the first starts the model)")
+        print(f"Ask page, whole answer p50         {statistics.median(whole):.1f} s")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
