@@ -68,9 +68,21 @@ def _history_text(history: Sequence[Turn]) -> str:
     return "\n".join(f"User: {t.question}\nAssistant: {_without_markers(t.answer)}" for t in history[-3:])
 
 
+# Words by which a question leans on the conversation; one with none of them already stands alone.
+_REFERS_BACK = re.compile(
+    r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there"
+    r"|the (paper|papers|method|model|approach|authors|same))\b|^\W*(and|also|what about|how about)\b",
+    re.I,
+)
+
+
 def standalone_question(question: str, history: Sequence[Turn], calls: ModelCalls) -> str:
-    """The follow-up rewritten to stand alone, so retrieval sees what 'it' refers to."""
-    if not history:
+    """The follow-up rewritten to stand alone, so retrieval sees what 'it' refers to.
+
+    Only a question that refers back is rewritten: the rewrite is a model call (1-3 s on 2 cores),
+    and a new question in the same conversation ("How fast is GVGEN?") needs none.
+    """
+    if not history or not _REFERS_BACK.search(question):
         return question
     rewritten = calls.run(load_prompt("rewrite"), {"history": _history_text(history), "question": question}, 60)
     rewritten = rewritten.strip().splitlines()[0].strip().strip('"') if rewritten.strip() else ""

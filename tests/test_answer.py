@@ -418,9 +418,38 @@ def test_without_the_rewrite_the_follow_up_finds_nothing(library: Library) -> No
 
 def test_an_empty_rewrite_keeps_the_question(library: Library) -> None:
     history = [Turn(question="What is GVGEN?", answer="A text-to-3D model [1].")]
-    answer, _ = ask(library, "How fast is GVGEN?", "  ", "GVGEN takes about 7 seconds [1].", history=history)
-    assert answer.standalone_question == "How fast is GVGEN?"
+    answer, _ = ask(library, "And how fast is GVGEN?", "  ", "GVGEN takes about 7 seconds [1].", history=history)
+    assert answer.standalone_question == "And how fast is GVGEN?"
     assert not answer.abstained
+
+
+def test_a_question_that_names_its_subject_is_not_rewritten(library: Library) -> None:
+    history = [Turn(question="What do kernels speed up?", answer="Attention for long videos [1].")]
+    answer, chat = ask(
+        library, "How fast is GVGEN?", "GVGEN generates an object in about 7 seconds [1].", history=history
+    )
+    assert answer.standalone_question == "How fast is GVGEN?"
+    [only_call] = chat.received
+    assert only_call[0].content == load_prompt("answer").system
+    assert not answer.abstained
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What mechanism does it borrow to keep long-term global consistency?",
+        "And how much faster is inference on SwinV2-MoE, compared with Fairseq?",
+        "What new activation function do they propose?",
+        "How many parameters does its CIFAR10 model have?",
+        "How much faster than IMP is that method?",
+        "What about the paper's dataset?",
+    ],
+)
+def test_questions_that_refer_back_are_rewritten(library: Library, question: str) -> None:
+    history = [Turn(question="What is GVGEN?", answer="A text-to-3D model [1].")]
+    answer, chat = ask(library, question, "How fast is GVGEN?", "GVGEN takes about 7 seconds [1].", history=history)
+    assert answer.standalone_question == "How fast is GVGEN?"
+    assert chat.received[0][0].content == load_prompt("rewrite").system
 
 
 # The CLI.
