@@ -105,6 +105,14 @@ class ScriptedChat(BaseChatModel):
         return "\n".join(str(m.content) for messages in self.received for m in messages)
 
 
+@pytest.fixture
+def chat(monkeypatch: pytest.MonkeyPatch) -> ScriptedChat:
+    """The scripted model, registered as the local chat provider for this test (the CLI and the app build it)."""
+    fake = ScriptedChat()
+    monkeypatch.setitem(providers.CHAT, "local", lambda settings: fake)
+    return fake
+
+
 @contextmanager
 def fake_library_env(data_dir: Path) -> Iterator[None]:
     """Outside a test (module-scoped fixtures): point Paperboy at data_dir with the hash embeddings,

@@ -455,14 +455,6 @@ def test_questions_that_refer_back_are_rewritten(library: Library, question: str
 # The CLI.
 
 
-@pytest.fixture
-def chat(monkeypatch: pytest.MonkeyPatch) -> ScriptedChat:
-    """The scripted model, registered as the local chat provider for this test."""
-    fake = ScriptedChat()
-    monkeypatch.setitem(providers.CHAT, "local", lambda settings: fake)
-    return fake
-
-
 def _check_contract(payload: dict) -> None:
     expected = {
         "question": str,

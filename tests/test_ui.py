@@ -53,14 +53,6 @@ def fresh_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             thread.join(timeout=10)
 
 
-@pytest.fixture
-def chat(monkeypatch: pytest.MonkeyPatch) -> ScriptedChat:
-    """The scripted model as the app's chat model."""
-    fake = ScriptedChat()
-    monkeypatch.setitem(providers.CHAT, "local", lambda settings: fake)
-    return fake
-
-
 def open_app(page: str) -> AppTest:
     """The app on one page, run once; switching before the first run keeps the Today page's work from starting."""
     at = AppTest.from_file(APP, default_timeout=30)

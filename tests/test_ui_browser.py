@@ -103,6 +103,7 @@ def _idle(page) -> None:
     )
     # Widgets such as the file uploader load their code lazily and show a grey box until then.
     page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => [...document.images].every(image => image.complete)", timeout=30_000)
 
 
 def _ask(page, question: str) -> None:
@@ -154,7 +155,21 @@ def test_two_tabs_asking_at_once_both_get_cited_answers(app_url: str, browser) -
         tab.context.close()
 
 
-@pytest.mark.parametrize("title", ["Evals", "Library", "Today"])
+def test_the_evals_page_runs_the_smoke_suite_and_shows_its_failed_cases(app_url: str, browser) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    _open(page, app_url, "Evals")
+    page.get_by_role("button", name=re.compile("Run the suite")).click()
+    page.get_by_text(re.compile(r"^Failed cases \(\d+\)$")).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    _idle(page)
+    main = page.get_by_test_id("stMainBlockContainer").inner_text()
+    assert re.search(r"smoke · default · ", main)
+    assert page.get_by_test_id("stException").count() == 0
+    page.screenshot(path=SHOTS / "evals.png", full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize("title", ["Library", "Today"])
 def test_every_page_renders_without_an_error(app_url: str, browser, title: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 1100})
