@@ -22,7 +22,8 @@ _FIGURE = re.compile(
     r"|\d+\.\d+|\d{1,3}(?:,\d{3})+"
 )
 _FIGURE_QUESTION = re.compile(
-    r"\bhow (much|many|fast|large|big|long|often|well|accurate)\b|\bby (what|how)\b|"
+    r"\bhow (much|many|fast|quickly|soon|slow|large|big|small|long|short|often|well|accurate|high|low)\b|"
+    r"\bby (what|how)\b|"
     r"\bwhat (fraction|share|percentage|ratio|factor|speedup|rate|score|value|accuracy|number)\b|"
     r"\b(speed-?up|ratio|percent|times faster)\b",
     re.I,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.evidence import is_instruction, select_evidence, split_sentences
+from rag.evidence import asks_for_a_figure, is_instruction, select_evidence, split_sentences
 from rag.models import Chunk, Hit, Paper
 from rag.providers import Embedder
 from tests.conftest import HashEmbeddings
@@ -98,6 +98,13 @@ def test_select_evidence_keeps_reading_order(embedder: Embedder) -> None:
 
 def test_how_fast_question_picks_the_sentence_with_the_figure(embedder: Embedder) -> None:
     [source] = select_evidence("How fast is GVGEN?", [_hit(GVGEN, "GVGEN")], embedder, [1])
+    assert source.text == FIGURE_SENTENCE
+
+
+@pytest.mark.parametrize("question", ["How quickly does GVGEN make an object?", "How soon is a GVGEN object ready?"])
+def test_other_ways_to_ask_for_a_figure_pick_it_too(embedder: Embedder, question: str) -> None:
+    assert asks_for_a_figure(question)
+    [source] = select_evidence(question, [_hit(GVGEN, "GVGEN")], embedder, [1])
     assert source.text == FIGURE_SENTENCE
 
 
