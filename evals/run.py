@@ -47,6 +47,17 @@ class Run(BaseModel):
     by_tag: dict[str, dict[str, float | None]] = Field(description="Aggregate over each tag's cases")
 
 
+def eval_runs_dir(settings: Settings) -> Path:
+    """Where eval runs are saved by default, so the CLI and the app list the same runs."""
+    return settings.data_dir / "evals"
+
+
+def eval_run_dir(settings: Settings, run: Run) -> Path:
+    """The default folder of one run: its suite, pipeline and start time, e.g. smoke-default-2025-10-31T120000."""
+    stamp = run.started.replace(":", "").replace("+0000", "")
+    return eval_runs_dir(settings) / f"{run.suite}-{run.pipeline}-{stamp}"
+
+
 def git_commit() -> str:
     """The commit the code ran at, or 'unknown' outside a checkout."""
     try:

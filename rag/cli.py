@@ -5,7 +5,7 @@ import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -25,9 +25,6 @@ from rag.retrieval import MODES, retrieve
 from rag.settings import Settings, get_settings
 from rag.sources import MAX_BYTES, READERS, ReadOptions
 from rag.store import Store, open_store, store_stats
-
-if TYPE_CHECKING:
-    from evals.run import Run
 
 
 class PaperboyGroup(click.Group):
@@ -346,17 +343,6 @@ def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> l
     return missed
 
 
-def eval_runs_dir(settings: Settings) -> Path:
-    """Where eval runs are saved by default, so the CLI and the app list the same runs."""
-    return settings.data_dir / "evals"
-
-
-def eval_run_dir(settings: Settings, run: "Run") -> Path:
-    """The default folder of one run: its suite, pipeline and start time, e.g. smoke-default-2025-10-31T120000."""
-    stamp = run.started.replace(":", "").replace("+0000", "")
-    return eval_runs_dir(settings) / f"{run.suite}-{run.pipeline}-{stamp}"
-
-
 @cli.command(name="eval")
 @click.argument("suite_path", metavar="SUITE", type=click.Path(path_type=Path))
 @click.option(
@@ -397,7 +383,7 @@ def cli_eval(
     """Run an eval SUITE in a fresh store built from its corpus, score every case, write reports."""
     from evals.metrics import metric_keys
     from evals.report import load_run, write_reports
-    from evals.run import run_suite
+    from evals.run import eval_run_dir, run_suite
     from evals.suite import load_suite
 
     suite = load_suite(suite_path)

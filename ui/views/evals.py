@@ -17,9 +17,8 @@ from evals.report import (
     ordered_keys,
     write_reports,
 )
-from evals.run import PIPELINES, Run, run_suite
+from evals.run import PIPELINES, Run, eval_run_dir, eval_runs_dir, run_suite
 from evals.suite import ROOT, load_suite
-from rag.cli import eval_run_dir, eval_runs_dir
 from ui import resources
 
 SUITES_DIR = ROOT / "evals" / "suites"
