@@ -144,6 +144,28 @@ def cite_answer(text: str, sources: list[Source]) -> tuple[str, list[Citation], 
     return re.sub(r"\s+([.,;:])", r"\1", " ".join(body.split())), [_cite(s) for s in cited], notes
 
 
+# "The paper [1] shows ..." and "... is [2].": the small model names the marker, not the paper.
+_UNNAMED_PAPER = [
+    re.compile(r"\b(?:the|this) (?:paper|study|work) \[(\d+)\]", re.I),
+    re.compile(r"(?<=\bis )\[(\d+)\](?=\s*[.,;]|\s*$)"),
+]
+
+
+def name_cited_papers(text: str, sources: list[Source]) -> str:
+    """Put the title in where the answer points at a paper only by its marker, unless it already names it."""
+    titles = {s.number: s.paper.title for s in sources}
+
+    def titled(match: re.Match[str]) -> str:
+        title = titles.get(int(match.group(1)))
+        if not title or title.lower() in text.lower():
+            return match.group(0)
+        return f"\u201c{title}\u201d [{match.group(1)}]"
+
+    for pattern in _UNNAMED_PAPER:
+        text = pattern.sub(titled, text)
+    return text
+
+
 def near_the_best(hit: Hit, hits: list[Hit]) -> bool:
     """Close enough to the best candidate, on words or on meaning, to be worth a yes/no check.
 
@@ -240,7 +262,7 @@ class Asker:
         problem = check_grounding(question, text, [s for s in sources if s.number in {c.number for c in citations}])
         if problem:
             return abstain(sources, problem, [*notes, f"withdrawn: {reply}"])
-        return Draft(text, sources, citations, None, notes)
+        return Draft(name_cited_papers(text, sources), sources, citations, None, notes)
 
     def answer_list(self, question: str, hits: list[Hit]) -> Draft:
         """Candidates near the best match, each judged alone with a yes/no question, listed with citations."""

@@ -11,7 +11,7 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from rag import providers, retrieval
-from rag.answer import Asker, check_grounding, cite_answer, is_list_question, per_paper_question
+from rag.answer import Asker, check_grounding, cite_answer, is_list_question, name_cited_papers, per_paper_question
 from rag.chains import ModelCalls
 from rag.models import Answer, Paper, Source, Turn
 from rag.prompts import CANNOT_ANSWER, load_prompt
@@ -243,6 +243,29 @@ def test_a_number_only_found_inside_a_name_like_3d_is_withdrawn(library: Library
     answer, _ = ask(library, "How fast is GVGEN?", "GVGEN generates an object in about 3 seconds [1].")
     _assert_abstained(answer)
     assert "3" in (answer.abstain_reason or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("The paper [1] makes objects fast.", "\u201cPaper 1\u201d [1] makes objects fast."),
+        ("The paper that makes objects fast is [2].", "The paper that makes objects fast is \u201cPaper 2\u201d [2]."),
+        (
+            "Yes, there is one, which is [3], and it is fast.",
+            "Yes, there is one, which is \u201cPaper 3\u201d [3], and it is fast.",
+        ),
+        ("Paper 1 makes objects fast, as the paper [1] says.", "Paper 1 makes objects fast, as the paper [1] says."),
+        ("Kernels give a 5.75x speedup [2].", "Kernels give a 5.75x speedup [2]."),
+    ],
+)
+def test_a_paper_named_only_by_its_marker_gets_its_title(text: str, named: str) -> None:
+    assert name_cited_papers(text, SOURCES) == named
+
+
+def test_an_answer_naming_the_paper_by_marker_shows_the_title(library: Library) -> None:
+    answer, _ = ask(library, "How fast is GVGEN?", "The paper [1] generates an object in about 7 seconds.")
+    assert answer.answer == f"\u201c{GVGEN['title']}\u201d [1] generates an object in about 7 seconds."
+    assert [c.paper_id for c in answer.citations] == [GVGEN["id"]]
 
 
 def test_a_figure_from_a_paper_not_about_what_the_question_names_is_withdrawn() -> None:
