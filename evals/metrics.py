@@ -78,7 +78,7 @@ def grounding(answer: Answer) -> float | None:
     if answer.abstained:
         return None
     cited = {c.paper_id for c in answer.citations}
-    evidence = " ".join(f"{s.paper.title} {s.paper.abstract}" for s in answer.sources if s.paper.id in cited)
+    evidence = " ".join(s.paper.text for s in answer.sources if s.paper.id in cited)
     return float(not unsupported_numbers(answer.answer, evidence) and not unsupported_names(answer.answer, evidence))
 
 
@@ -167,7 +167,7 @@ def score_explainer(case_id: str, key_terms: list[str], paper: Paper, explainer:
         "words": float(len(explainer.explainer.split())),
         "reading_grade": reading_grade(explainer.explainer),
         "abstract_grade": reading_grade(paper.abstract),
-        "unsupported_numbers": float(len(unsupported_numbers(text, f"{paper.title} {paper.abstract}"))),
+        "unsupported_numbers": float(len(unsupported_numbers(text, paper.text))),
         "key_term_coverage": len(covered) / len(key_terms),
         "flagged": float(explainer.flagged),
     }

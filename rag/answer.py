@@ -199,7 +199,7 @@ def check_grounding(question: str, text: str, sources: list[Source]) -> str | No
     that has them all: "What FID does NitroFusion reach?" answered from another paper's FID is an
     answer about the wrong paper.
     """
-    evidence = " ".join(f"{s.paper.title} {s.paper.abstract}" for s in sources)
+    evidence = " ".join(s.paper.text for s in sources)
     off_subject = unsupported_names(question, evidence)
     if off_subject:
         return f"the cited papers do not mention {', '.join(off_subject)}"
@@ -208,8 +208,8 @@ def check_grounding(question: str, text: str, sources: list[Source]) -> str | No
         return f"the answer gave figures no source states: {', '.join(numbers)}"
     # "How many GPU hours did SlimFlow take?" answered with speedups from two other cited papers:
     # every figure must come from a paper that mentions all that the question names.
-    on_subject = [s for s in sources if not unsupported_names(question, f"{s.paper.title} {s.paper.abstract}")]
-    stray = unsupported_numbers(text, " ".join(f"{s.paper.title} {s.paper.abstract}" for s in on_subject))
+    on_subject = [s for s in sources if not unsupported_names(question, s.paper.text)]
+    stray = unsupported_numbers(text, " ".join(s.paper.text for s in on_subject))
     if stray:
         return f"the figures {', '.join(stray)} come from papers that are not about what the question names"
     names = unsupported_names(text, evidence)

@@ -8,7 +8,7 @@ from rag.catalog import Catalog
 from rag.chains import ModelCalls, correction
 from rag.grounding import unsupported_numbers
 from rag.models import Explainer, Paper
-from rag.prompts import load_prompt
+from rag.prompts import Prompt, load_prompt
 
 EXPLAIN_PROMPT_VERSION = 3
 MIN_WORDS = 60
@@ -21,6 +21,7 @@ _EXPLAINER = re.compile(r"^\W*explainer\W*", re.I)
 _INLINE_EXPLAINER = re.compile(r"(?<=\S)\s+(?=\**explainer\**\s*:)", re.I)
 # A full stop ends a sentence only before a space or the end: "5.75x" has none.
 _SENTENCE_END = re.compile(r"[.!?][\"')*]*(?=\s|$)")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 _LIST_ITEM = re.compile(r"^\s*([-*\u2022]|\d+[.)])\s", re.M)
 
 
@@ -43,7 +44,7 @@ def parse_reply(reply: str) -> tuple[str, str]:
 
 def _split_first(text: str) -> tuple[str, str]:
     """(first sentence, the rest)."""
-    parts = re.split(r"(?<=[.!?])\s+", text, maxsplit=1)
+    parts = _SENTENCE_BREAK.split(text, maxsplit=1)
     return parts[0], parts[1] if len(parts) > 1 else ""
 
 
@@ -62,7 +63,7 @@ def trim_to_length(paragraph: str) -> str:
     if len(paragraph.split()) <= MAX_WORDS:
         return paragraph
     kept: list[str] = []
-    for sentence in re.split(r"(?<=[.!?])\s+", paragraph):
+    for sentence in _SENTENCE_BREAK.split(paragraph):
         if len(" ".join([*kept, sentence]).split()) > MAX_WORDS:
             break
         kept.append(sentence)
@@ -80,16 +81,26 @@ def explainer_problems(tldr: str, paragraph: str, paper: Paper) -> list[str]:
         problems.append("the explainer must be one paragraph, not several lines or a list")
     if not tldr:
         problems.append("the TL;DR line is missing")
-    numbers = unsupported_numbers(f"{tldr} {paragraph}", f"{paper.title} {paper.abstract}")
+    numbers = unsupported_numbers(f"{tldr} {paragraph}", paper.text)
     if numbers:
         problems.append(f"it gives numbers the abstract does not: {', '.join(numbers)}")
     return problems
 
 
+def explain_prompt() -> Prompt:
+    """The prompt explainers are written with, and cached under."""
+    return load_prompt("explain", EXPLAIN_PROMPT_VERSION)
+
+
+def cached_explainer(paper: Paper, catalog: Catalog, model: str) -> Explainer | None:
+    """The paper's explainer from the catalog, by its cache key: paper text, prompt version, model."""
+    return catalog.explainer(paper, explain_prompt().id, model)
+
+
 def explain_paper(paper: Paper, calls: ModelCalls, catalog: Catalog, refresh: bool = False) -> Explainer:
     """The cached explainer, or a new one: generated, checked, regenerated once with the problem named."""
-    prompt = load_prompt("explain", EXPLAIN_PROMPT_VERSION)
-    if not refresh and (hit := catalog.explainer(paper, prompt.id, calls.model)):
+    prompt = explain_prompt()
+    if not refresh and (hit := cached_explainer(paper, catalog, calls.model)):
         return hit
     started = time.perf_counter()
     variables = {"title": paper.title, "abstract": paper.abstract}

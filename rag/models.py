@@ -48,6 +48,11 @@ class Paper(BaseModel):
         return collapsed
 
     @property
+    def text(self) -> str:
+        """Title and abstract: all a figure or a name in an answer or explainer can be checked against."""
+        return f"{self.title} {self.abstract}"
+
+    @property
     def content_hash(self) -> str:
         """Hash of what gets embedded and explained: a change here means re-chunk and re-explain."""
         return hashlib.sha256(f"{self.title}\n{self.abstract}".encode()).hexdigest()[:16]

@@ -60,6 +60,8 @@ HEADS = {
     "listed_on": "2025-10-30",
 }
 PAPERS = [GVGEN, KERNELS, ROLLING, AUCTIONS, HEADS]
+# An earlier exchange about GVGEN, for follow-up questions.
+GVGEN_TURN = Turn(question="What is GVGEN?", answer="A text-to-3D model [1].")
 SOURCE_BLOCK = re.compile(r'<source id="(\d+)">\n(.*?)\n</source>', re.S)
 
 
@@ -419,7 +421,7 @@ def test_a_follow_up_is_rewritten_before_retrieval(library: Library) -> None:
 
 def test_a_quoted_rewrite_with_a_comment_keeps_only_the_question(library: Library) -> None:
     # Small models wrap the rewrite in quotes and add a line of explanation after it.
-    history = [Turn(question="What is GVGEN?", answer="A text-to-3D model [1].")]
+    history = [GVGEN_TURN]
     answer, chat = ask(
         library,
         "How fast is it?",
@@ -440,7 +442,7 @@ def test_without_the_rewrite_the_follow_up_finds_nothing(library: Library) -> No
 
 
 def test_an_empty_rewrite_keeps_the_question(library: Library) -> None:
-    history = [Turn(question="What is GVGEN?", answer="A text-to-3D model [1].")]
+    history = [GVGEN_TURN]
     answer, _ = ask(library, "And how fast is GVGEN?", "  ", "GVGEN takes about 7 seconds [1].", history=history)
     assert answer.standalone_question == "And how fast is GVGEN?"
     assert not answer.abstained
@@ -469,7 +471,7 @@ def test_a_question_that_names_its_subject_is_not_rewritten(library: Library) ->
     ],
 )
 def test_questions_that_refer_back_are_rewritten(library: Library, question: str) -> None:
-    history = [Turn(question="What is GVGEN?", answer="A text-to-3D model [1].")]
+    history = [GVGEN_TURN]
     answer, chat = ask(library, question, "How fast is GVGEN?", "GVGEN takes about 7 seconds [1].", history=history)
     assert answer.standalone_question == "How fast is GVGEN?"
     assert chat.received[0][0].content == load_prompt("rewrite").system

@@ -14,12 +14,13 @@ from streamlit.testing.v1 import AppTest
 
 from rag import cli as cli_module
 from rag import fetch, providers
+from rag.explain import explain_prompt
 from rag.ingest import ingest_files
 from rag.models import Explainer, Paper
 from rag.settings import Settings
 from rag.store import open_store
 from tests.conftest import FIXTURES, ROOT, HashEmbeddings, ScriptedChat, run_cli
-from ui.background import DayBriefing, SharedChat, explain_prompt_id
+from ui.background import DayBriefing, SharedChat
 
 APP = ROOT / "ui" / "app.py"
 DAY = date(2025, 10, 31)
@@ -127,7 +128,7 @@ def _cache_explainer(data_dir: Path, paper: Paper, text: str) -> None:
         explainer=text,
         flagged=False,
         model="scripted-chat",
-        prompt_version=explain_prompt_id(),
+        prompt_version=explain_prompt().id,
         content_hash=paper.content_hash,
     )
     open_store(Settings(data_dir=data_dir)).catalog.save_explainer(explainer)

@@ -8,29 +8,17 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.catalog import Catalog
 from rag.chains import ModelCalls
 from rag.digest import fallback_topic_name, group_by_topic, name_topic
 from rag.errors import PaperboyError
-from rag.explain import EXPLAIN_PROMPT_VERSION, explain_paper
+from rag.explain import cached_explainer, explain_paper
 from rag.models import Explainer, Paper
-from rag.prompts import load_prompt
 from rag.providers import chat_model_name, get_chat
 from rag.settings import Settings
 from rag.store import Store
 
 # How often background work looks again while someone is waiting for an answer.
 _WAIT_S = 0.5
-
-
-def explain_prompt_id() -> str:
-    """The prompt id explainers are cached under, e.g. explain.v2."""
-    return load_prompt("explain", EXPLAIN_PROMPT_VERSION).id
-
-
-def cached_explainer(catalog: Catalog, paper: Paper, model: str | None) -> Explainer | None:
-    """The paper's explainer from the catalog, by the same key explain_paper caches it under."""
-    return catalog.explainer(paper, explain_prompt_id(), model) if model else None
 
 
 class SharedChat:
@@ -116,7 +104,7 @@ class DayBriefing:
 
     def _load_cached(self, model: str) -> None:
         for paper in self.papers:
-            if explainer := cached_explainer(self._catalog, paper, model):
+            if explainer := cached_explainer(paper, self._catalog, model):
                 self.explainers[paper.id] = explainer
 
     def _name_topics(self, calls: ModelCalls) -> None:

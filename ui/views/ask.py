@@ -10,9 +10,9 @@ from rag.answer import Asker
 from rag.chains import ModelCalls
 from rag.digest import md_text
 from rag.errors import PaperboyError
+from rag.explain import cached_explainer
 from rag.models import Answer, Citation, Turn
 from ui import resources
-from ui.background import cached_explainer
 from ui.cards import paper_card
 
 ALL_DAYS = "All days"
@@ -56,7 +56,8 @@ def show_citations(answer: Answer, key: str) -> None:
         return
     store = resources.store()
     paper = store.catalog.paper(by_number[chosen].paper_id)
-    explainer = cached_explainer(store.catalog, paper, resources.chat().name)
+    model = resources.chat().name
+    explainer = cached_explainer(paper, store.catalog, model) if model else None
     paper_card(paper, explainer, key=f"{key}-{chosen}", waiting="No explainer yet; the Today page writes them.")
 
 
