@@ -28,6 +28,10 @@ _FIGURE_QUESTION = re.compile(
     r"\b(speed-?up|ratio|percent|times faster)\b",
     re.I,
 )
+# "How many workers" asks for a count: a number that counts something ("256 worker nodes",
+# "15.7M parameters"), which a percentage or a ratio never is.
+_COUNT_QUESTION = re.compile(r"\bhow many\b(?!\s+(times|more|fewer|less)\b)", re.I)
+_COUNT = re.compile(r"\b\d+(?:[.,]\d+)*\s?[KMB]?\s+[A-Za-z]")
 _STOP = set(
     [
         "a",
@@ -113,17 +117,25 @@ def asks_for_a_figure(question: str) -> bool:
     return bool(_FIGURE_QUESTION.search(question))
 
 
+def _answer_shape(question: str) -> re.Pattern[str] | None:
+    """The pattern a sentence holding the answer's number matches, if the question asks for one."""
+    if _COUNT_QUESTION.search(question):
+        return _COUNT
+    return _FIGURE if asks_for_a_figure(question) else None
+
+
 def _scores(question: str, sentences: list[str], embedder: Embedder) -> np.ndarray:
     """Meaning (cosine) plus shared words: numbers and rare names are what embeddings blur.
 
-    When the question asks for a figure, sentences that hold one get a lift: "GVGEN generates in
-    about 7 seconds" shares few words with "How fast is GVGEN?" but is the answer.
+    When the question asks for a figure, sentences that hold one of its kind get a lift: "GVGEN
+    generates in about 7 seconds" shares few words with "How fast is GVGEN?" but is the answer,
+    while "10% of the crawled data" is no answer to "How many machines?".
     """
     vectors = np.array(embedder.documents([question, *sentences]))
     cosine = vectors[1:] @ vectors[0]
     words = content_words(question)
-    figure = 0.5 if asks_for_a_figure(question) else 0.0
-    return cosine + np.array([0.5 * _overlap(words, s) + figure * bool(_FIGURE.search(s)) for s in sentences])
+    shape = _answer_shape(question)
+    return cosine + np.array([0.5 * _overlap(words, s) + 0.5 * bool(shape and shape.search(s)) for s in sentences])
 
 
 def select_evidence(question: str, hits: list[Hit], embedder: Embedder, per_paper: list[int]) -> list[Source]:

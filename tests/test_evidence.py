@@ -108,6 +108,24 @@ def test_other_ways_to_ask_for_a_figure_pick_it_too(embedder: Embedder, question
     assert source.text == FIGURE_SENTENCE
 
 
+def test_how_many_question_picks_the_count_not_a_percentage(embedder: Embedder) -> None:
+    abstract = (
+        "Only 10% of the crawled data was kept for training. "
+        "Slow machines hold up the whole training run. "
+        "The cluster in our experiments has 256 worker nodes."
+    )
+    [source] = select_evidence(
+        "How many machines did the training run use?", [_hit(abstract, "Stragglers")], embedder, [1]
+    )
+    assert source.text == "The cluster in our experiments has 256 worker nodes."
+
+
+def test_how_many_times_still_asks_for_a_ratio(embedder: Embedder) -> None:
+    abstract = "The kernels run on 64 GPUs. They are 5.75x faster than before."
+    [source] = select_evidence("How many times faster are the kernels?", [_hit(abstract, "Kernels")], embedder, [1])
+    assert source.text == "They are 5.75x faster than before."
+
+
 def test_a_question_without_a_figure_does_not_favour_the_figure(embedder: Embedder) -> None:
     [source] = select_evidence("What is GVGEN?", [_hit(GVGEN, "GVGEN")], embedder, [1])
     assert source.text != FIGURE_SENTENCE
