@@ -32,6 +32,9 @@ KEYWORD_LEAD = 1.5
 # A list candidate is checked when its BM25 score is 40% of the best's or its cosine within 0.08 of it.
 LIST_KEYWORD_SHARE = 0.4
 LIST_DENSE_GAP = 0.08
+# A source whose best sentence trails the best source's by this much only adds a wrong number to take
+# and ~50 tokens to read (~0.7 s before the first word on 2 cores).
+EVIDENCE_GAP = 0.5
 _NOT_SAID = re.compile(
     r"\b(do(?:es)? not (?:say|mention|provide|state|specify|contain)|not (?:mentioned|stated|specified))\b", re.I
 )
@@ -192,6 +195,13 @@ def focus(hits: list[Hit]) -> list[Hit]:
     return hits[:1] if dense_lead and keyword_lead else hits
 
 
+def close_evidence(sources: list[Source]) -> list[Source]:
+    """The sources whose best sentence is near the best source's, numbered again from 1."""
+    best = max((s.evidence_score for s in sources), default=0.0)
+    close = [s for s in sources if s.evidence_score >= best - EVIDENCE_GAP]
+    return [s.model_copy(update={"number": n}) for n, s in enumerate(close, start=1)]
+
+
 def check_grounding(question: str, text: str, sources: list[Source]) -> str | None:
     """Why the answer says something the cited papers do not, or None when it is grounded.
 
@@ -251,7 +261,7 @@ class Asker:
         """One answer written by the model from evidence sentences, then cited and checked."""
         hits = focus(hits)
         per_paper = [3] + [1] * (len(hits) - 1)
-        sources = select_evidence(question, hits, self.store.embedder, per_paper)
+        sources = close_evidence(select_evidence(question, hits, self.store.embedder, per_paper))
         blocks = "\n".join(_source_block(s) for s in sources)
         reply = self.calls.run(load_prompt("answer"), {"sources": blocks, "question": question}, 120, on_token)
         if not reply or _NOT_SAID.search(reply):

@@ -11,7 +11,15 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from rag import providers, retrieval
-from rag.answer import Asker, check_grounding, cite_answer, is_list_question, name_cited_papers, per_paper_question
+from rag.answer import (
+    Asker,
+    check_grounding,
+    cite_answer,
+    close_evidence,
+    is_list_question,
+    name_cited_papers,
+    per_paper_question,
+)
 from rag.chains import ModelCalls
 from rag.models import Answer, Paper, Source, Turn
 from rag.prompts import CANNOT_ANSWER, load_prompt
@@ -137,6 +145,25 @@ SOURCES = [
     _source(2, "Our kernels give a 5.75x speedup over dense attention."),
     _source(3, "Revenue rises by 16% in simulations."),
 ]
+
+
+# Which sources reach the model.
+
+
+def test_sources_far_behind_the_best_evidence_are_left_out_and_renumbered() -> None:
+    scored = [
+        source.model_copy(update={"evidence_score": e}) for source, e in zip(SOURCES, [0.6, 0.3, 1.0], strict=True)
+    ]
+    close = close_evidence(scored)
+    assert [(s.number, s.paper.id) for s in close] == [(1, "p1"), (2, "p3")]
+
+
+def test_sources_with_close_evidence_all_stay() -> None:
+    scored = [
+        source.model_copy(update={"evidence_score": e}) for source, e in zip(SOURCES, [0.9, 0.6, 0.8], strict=True)
+    ]
+    assert close_evidence(scored) == scored
+    assert close_evidence([]) == []
 
 
 # Marker parsing and citation.
