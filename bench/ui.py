@@ -13,17 +13,17 @@ import argparse
 import os
 import platform
 import re
-import socket
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 from playwright.sync_api import Page, sync_playwright
+
+# Run as a script, this folder is on sys.path and the checkout is not; the app helpers live in tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, running_app
 
 QUESTIONS = [
     "What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?",
@@ -37,41 +37,9 @@ FIRST_WORDS_JS = """i => {
   const m = document.querySelectorAll('[data-testid=stChatMessage]')[i];
   return !!m && /\\w/.test(m.innerText.replace('smart_toy', '').replace('Reading the papers...', ''));
 }"""
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def app() -> Iterator[tuple[str, float]]:
-    """`paperboy ui` on a free port: (its address, the time it was started); stopped afterwards."""
-    url = f"http://127.0.0.1:{free_port()}"
-    paperboy = Path(sys.executable).with_name("paperboy")
-    started = time.perf_counter()
-    server = subprocess.Popen([str(paperboy), "ui", "--port", url.rsplit(":", 1)[1]], stdout=subprocess.DEVNULL)
-    try:
-        while not healthy(url):
-            if server.poll() is not None:
-                sys.exit("paperboy ui exited before it was ready")
-            time.sleep(0.1)
-        yield url, started
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # a model call in flight holds shutdown up
-            server.kill()
-
-
-def healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/_stcore/health", timeout=1).text == "ok"
-    except httpx.HTTPError:
-        return False
+LOG = Path(tempfile.gettempdir()) / "paperboy-bench-ui.log"
+# A cold start on a busy 2-core box; the app is usually ready within seconds.
+STARTUP_TIMEOUT_S = 120
 
 
 def ask(page: Page, question: str, number: int) -> tuple[float, float]:
@@ -95,14 +63,15 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        with app() as (url, started):
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        started = time.perf_counter()
+        with running_app(LOG, timeout_s=STARTUP_TIMEOUT_S) as url:
             page = browser.new_page()
             page.goto(url)
             page.get_by_text("Original abstract").first.wait_for(timeout=120_000)
             print(f"start to a usable Today page       {time.perf_counter() - started:.1f} s")
         # A fresh app, the Ask page opened directly: no explainers are being written meanwhile.
-        with app() as (url, _):
+        with running_app(LOG, timeout_s=STARTUP_TIMEOUT_S) as url:
             page = browser.new_page()
             page.goto(f"{url}/ask")
             first, whole = [], []

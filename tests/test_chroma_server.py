@@ -1,7 +1,6 @@
 """Server mode: a real `chroma run` on a free loopback port, reached through CHROMA_HOST/CHROMA_PORT."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -12,14 +11,9 @@ import httpx
 import pytest
 
 from tests.conftest import run_cli
+from tests.openai_stub import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fake_embedder")]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

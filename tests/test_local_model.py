@@ -13,6 +13,7 @@ from rag import local_model
 from rag.errors import ModelFileError, ProviderError
 from rag.local_model import LocalServer, PackagedModel, ServerCache
 from rag.settings import Settings
+from tests.openai_stub import free_port
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -173,13 +174,6 @@ def test_server_cache_keys_on_model_context_threads(tmp_path: Path, monkeypatch:
     assert cache.get(settings) is started[2]  # a stopped server is replaced
     cache.stop_all()
     assert not any(server.running for server in started)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def port_is_open(base_url: str) -> bool:

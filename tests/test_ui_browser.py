@@ -6,41 +6,21 @@ Screenshots of every page land in test-output/browser/ (the README shows them).
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, running_app
 from tests.conftest import SHARED_CACHE
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps dialling Google's hosts on a closed network.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "browser"
 QUESTION = "What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?"
 SECOND_QUESTION = "How fast can GVGEN generate a 3D object?"
 # The first answer starts the local model (assembly is cached; loading takes seconds on a busy box).
 ANSWER_TIMEOUT_MS = 240_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -50,37 +30,13 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, sample_store_dir: Path) ->
         pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
     data_dir = tmp_path_factory.mktemp("ui-browser") / "data"
     shutil.copytree(sample_store_dir, data_dir)
-    port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PAPERBOY_", "CHROMA_"))},
         "PAPERBOY_DATA_DIR": str(data_dir),
         "PAPERBOY_CACHE_DIR": str(SHARED_CACHE),
     }
-    paperboy = Path(sys.executable).with_name("paperboy")
-    log = (data_dir.parent / "ui.log").open("w")
-    server = subprocess.Popen([str(paperboy), "ui", "--port", str(port)], env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).text == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, (data_dir.parent / "ui.log").read_text()
-            time.sleep(0.3)
-        else:
-            pytest.fail("the app did not answer /_stcore/health within 60 s")
+    with running_app(data_dir.parent / "ui.log", env) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # a model call in flight in a worker thread holds shutdown up
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")

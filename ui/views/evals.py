@@ -123,8 +123,8 @@ def show_run(run: Run) -> None:
         st.dataframe(failed, hide_index=True)
 
 
-def comparison_table(now: Run, before: Run) -> pd.DataFrame:
-    """Each aggregate metric of both runs, the change, and whether it is a regression."""
+def comparison_table(changes: dict[str, dict]) -> pd.DataFrame:
+    """Each aggregate metric of both runs (from compare()), the change, and whether it is a regression."""
     rows = [
         {
             "metric": key,
@@ -133,14 +133,13 @@ def comparison_table(now: Run, before: Run) -> pd.DataFrame:
             "change": fmt(row["change"], signed=True),
             "regression": "\u25bc regression" if row["regression"] else "",
         }
-        for key, row in compare(now, before).items()
+        for key, row in changes.items()
     ]
     return pd.DataFrame(rows)
 
 
-def show_comparison() -> None:
+def show_comparison(runs: list[Path]) -> None:
     """Two saved runs side by side, with each metric's change."""
-    runs = saved_runs()
     if len(runs) < 2:
         st.caption("Save two runs (run a suite twice, or with two pipelines) to compare them here.")
         return
@@ -150,13 +149,13 @@ def show_comparison() -> None:
     now, before = load_run(now_path), load_run(before_path)
     for column, run in ((left, now), (right, before)):
         column.caption(facts_line(run))
-    st.dataframe(comparison_table(now, before), hide_index=True)
-    show_chart(chart_changes(compare(now, before)))
+    changes = compare(now, before)
+    st.dataframe(comparison_table(changes), hide_index=True)
+    show_chart(chart_changes(changes))
 
 
-def show_saved() -> None:
+def show_saved(runs: list[Path]) -> None:
     """A saved run, the newest (or the one just run) unless the user picks another."""
-    runs = saved_runs()
     if not runs:
         st.caption("No saved runs yet: run a suite above, or `paperboy eval SUITE`.")
         return
@@ -170,10 +169,11 @@ def render() -> None:
     """The Evals page."""
     st.title("Evals")
     run_form()
+    runs = saved_runs()  # after the form, so a run it just saved is listed
     st.header("Results")
-    show_saved()
+    show_saved(runs)
     st.header("Compare two runs")
-    show_comparison()
+    show_comparison(runs)
 
 
 render()
