@@ -262,6 +262,8 @@ class Asker:
         hits = focus(hits)
         per_paper = [3] + [1] * (len(hits) - 1)
         sources = close_evidence(select_evidence(question, hits, self.store.embedder, per_paper))
+        if not sources:
+            return abstain([], "the matching papers hold no sentence to answer from")
         blocks = "\n".join(_source_block(s) for s in sources)
         reply = self.calls.run(load_prompt("answer"), {"sources": blocks, "question": question}, 120, on_token)
         if not reply or _NOT_SAID.search(reply):

@@ -139,7 +139,10 @@ def _scores(question: str, sentences: list[str], embedder: Embedder) -> np.ndarr
 
 
 def select_evidence(question: str, hits: list[Hit], embedder: Embedder, per_paper: list[int]) -> list[Source]:
-    """The best sentences of each hit's abstract, in reading order: per_paper[i] of them for hit i."""
+    """The best sentences of each hit's abstract, in reading order: per_paper[i] of them for hit i.
+
+    A hit with no sentence left once instructions are dropped has nothing to show and is left out.
+    """
     plan = [
         (hit, [s for s in split_sentences(hit.chunk.paper.abstract) if not is_instruction(s)], n)
         for hit, n in zip(hits, per_paper, strict=False)
@@ -148,13 +151,15 @@ def select_evidence(question: str, hits: list[Hit], embedder: Embedder, per_pape
     if not flat:
         return []
     scores = iter(_scores(question, flat, embedder).tolist())
-    sources = []
-    for number, (hit, sentences, n) in enumerate(plan, start=1):
+    sources: list[Source] = []
+    for hit, sentences, n in plan:
         ranked = [next(scores) for _ in sentences]
         keep = sorted(sorted(range(len(sentences)), key=lambda i: -ranked[i])[:n])
+        if not keep:
+            continue
         sources.append(
             Source(
-                number=number,
+                number=len(sources) + 1,
                 paper=hit.chunk.paper,
                 text=" ".join(sentences[i] for i in keep),
                 score=hit.score,
