@@ -4,7 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables import Runnable
@@ -59,8 +59,3 @@ class ModelCalls:
         reply = "".join(parts).strip()
         self.usage.completion_tokens += count_tokens(reply, self._cache_dir)
         return reply
-
-
-def correction(previous: str, problem: str) -> list[BaseMessage]:
-    """Follow-up turns that show the model its reply and name what to fix; the shared prefix stays cached."""
-    return [AIMessage(previous), HumanMessage(f"That has a problem: {problem}. Write it again, fixing only that.")]
