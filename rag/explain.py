@@ -73,8 +73,17 @@ def trim_to_length(paragraph: str) -> str:
     return trimmed if len(trimmed.split()) >= MIN_WORDS else paragraph
 
 
+def method_name(paper: Paper) -> str | None:
+    """The name the title gives the paper's method ("SlimFlow: Training ..."), when the abstract uses it too."""
+    head, colon, _ = paper.title.partition(":")
+    head = head.strip()
+    # "From Similarity to Superiority: ..." is a slogan, not a name: names are one or two words.
+    return head if colon and len(head.split()) <= 2 and head in paper.abstract else None
+
+
 def explainer_problems(tldr: str, paragraph: str, paper: Paper) -> list[str]:
-    """Every check the explainer fails: length, one paragraph, a TL;DR, no number the abstract lacks."""
+    """Every check the explainer fails: length, one paragraph, a TL;DR, the method named, no number
+    the abstract lacks."""
     problems = []
     words = len(paragraph.split())
     if not MIN_WORDS <= words <= MAX_WORDS:
@@ -83,6 +92,10 @@ def explainer_problems(tldr: str, paragraph: str, paper: Paper) -> list[str]:
         problems.append("the explainer must be one paragraph, not several lines or a list")
     if not tldr:
         problems.append("the TL;DR line is missing")
+    # A reader who meets "SlimFlow" elsewhere should know this is the paragraph about it.
+    name = method_name(paper)
+    if name and name.lower() not in paragraph.lower():
+        problems.append(f"the explainer never names the method, {name}")
     numbers = unsupported_numbers(f"{tldr} {paragraph}", paper.text)
     if numbers:
         problems.append(f"it gives numbers the abstract does not: {', '.join(numbers)}")

@@ -10,7 +10,7 @@ from langchain_core.messages import BaseMessage
 from rag import explain as explain_module
 from rag import providers
 from rag.chains import ModelCalls
-from rag.explain import explain_paper, explainer_problems, parse_reply
+from rag.explain import explain_paper, explainer_problems, method_name, parse_reply
 from rag.models import Paper
 from rag.prompts import load_prompt
 from rag.settings import Settings
@@ -55,6 +55,7 @@ def test_good_explainer_passes_every_check() -> None:
         (GOOD_BODY + " " + GOOD_BODY, "words; it must have 60 to 150"),
         (GOOD_BODY.replace(". The authors", ".\n\nThe authors"), "one paragraph"),
         ("- " + GOOD_BODY, "one paragraph"),
+        (GOOD_BODY.replace("built Flex, a system", "built a system"), "never names the method, Flex"),
     ],
 )
 def test_each_check_catches_its_problem(text: str, problem: str) -> None:
@@ -65,6 +66,21 @@ def test_each_check_catches_its_problem(text: str, problem: str) -> None:
 def test_usual_forms_of_a_number_are_allowed() -> None:
     # 5.75 times = 5.75x, 16 percent = 16%, 2,048 = 2,048: the abstract's numbers in other words.
     assert not any("numbers" in p for p in explainer_problems("TL;DR.", GOOD_BODY, PAPER))
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("Flex: Adaptive Mixture-of-Experts at Scale", "Flex"),
+        ("Rolling Forcing: Autoregressive Long Video Diffusion", "Rolling Forcing"),
+        ("Tutel: Adaptive Mixture-of-Experts at Scale", None),  # the abstract calls it Flex
+        ("From Similarity to Superiority: Channel Clustering", None),  # a slogan, not a name
+        ("Adaptive Mixture-of-Experts at Scale", None),
+    ],
+)
+def test_the_method_to_name_comes_from_the_title_when_the_abstract_uses_it(title: str, name: str | None) -> None:
+    abstract = PAPER.abstract + " Rolling Forcing rolls. From Similarity to Superiority we go."
+    assert method_name(PAPER.model_copy(update={"title": title, "abstract": abstract})) == name
 
 
 def test_missing_tldr_is_a_problem_only_when_nothing_can_stand_in() -> None:

@@ -27,7 +27,8 @@ DAY = date(2025, 10, 31)
 FLEX_QUESTION = "What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?"
 FLEX_ANSWER = "Flex delivers a 5.75x speedup for a single MoE layer [1]."
 TOPIC_NAME = "Named By The Model"
-# 70 plain words, no numbers: passes every explainer check, so each paper costs exactly one model call.
+# 70 plain words, no numbers: with the paper's title added (which names any method), it passes every
+# explainer check, so each paper costs exactly one model call.
 EXPLAINER = "TL;DR: The authors show a simpler way to do this task.\nExplainer: " + " ".join(
     ["This paper looks at a hard problem and tries a new and simpler way to solve it well."] * 4
     + ["The results suggest that the idea works better than the older ways people used before."] * 1
@@ -116,7 +117,10 @@ def test_ui_without_the_app_says_where_it_looked(monkeypatch: pytest.MonkeyPatch
 
 
 def _topic_or_explainer(messages: list[BaseMessage]) -> str:
-    return TOPIC_NAME if "common topic" in str(messages[0].content) else EXPLAINER
+    if "common topic" in str(messages[0].content):
+        return TOPIC_NAME
+    title = str(messages[1].content).split("\n", 1)[0].removeprefix("Title: ")
+    return f"{EXPLAINER} It is called {title}."
 
 
 def _cache_explainer(data_dir: Path, paper: Paper, text: str) -> None:
