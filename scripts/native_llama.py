@@ -70,9 +70,9 @@ def main() -> int:
     tag = hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest()[:12]
     folder = get_settings().cache_dir / "wheels" / f"xllamacpp-{version}-cpu-{tag}"
     wheel = next(folder.glob("xllamacpp-*.whl"), None)
-    folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / "build.log"
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         with log_path.open("w") as log:
             if wheel is None:
                 print(f"native llama.cpp: building xllamacpp {version} for this CPU (~6 min on 2 cores, once)")
