@@ -161,13 +161,12 @@ def aggregate(results: list[CaseResult]) -> dict[str, float | None]:
 
 def score_explainer(case_id: str, key_terms: list[str], paper: Paper, explainer: Explainer) -> CaseResult:
     """Length, reading grade, unsupported numbers and key-term coverage of one explainer."""
-    text = f"{explainer.tldr} {explainer.explainer}"
-    covered = [term for term in key_terms if term.lower() in text.lower()]
+    covered = [term for term in key_terms if term.lower() in explainer.explainer.lower()]
     metrics: dict[str, float | None] = {
         "words": float(len(explainer.explainer.split())),
         "reading_grade": reading_grade(explainer.explainer),
         "abstract_grade": reading_grade(paper.abstract),
-        "unsupported_numbers": float(len(unsupported_numbers(text, paper.text))),
+        "unsupported_numbers": float(len(unsupported_numbers(explainer.explainer, paper.text))),
         "key_term_coverage": len(covered) / len(key_terms),
         "flagged": float(explainer.flagged),
     }
@@ -178,7 +177,7 @@ def score_explainer(case_id: str, key_terms: list[str], paper: Paper, explainer:
         expected=[paper.id],
         expected_facts=key_terms,
         should_abstain=False,
-        answer=f"TL;DR: {explainer.tldr}\n{explainer.explainer}",
+        answer=explainer.explainer,
         abstained=False,
         cited=[],
         retrieved=[],

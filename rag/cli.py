@@ -229,7 +229,7 @@ def cli_ask(
 
 def _print_explainer(explainer: Explainer) -> None:
     click.echo(click.style(explainer.title, bold=True))
-    click.echo(f"TL;DR: {explainer.tldr}\n\n{explainer.explainer}")
+    click.echo(f"{click.style(explainer.tldr, bold=True)} {explainer.after_tldr}")
     if explainer.flagged:
         click.echo(f"(flagged: {explainer.flag_reason})", err=True)
 
@@ -254,7 +254,8 @@ def _explain_with_progress(papers: list[Paper], calls: ModelCalls, store: Store,
 def cli_explain(
     settings: Settings, paper_id: str | None, every: bool, day: date | None, refresh: bool, as_json: bool
 ) -> None:
-    """A TL;DR and a one-paragraph plain-language explainer of PAPER_ID, or of every paper with --all.
+    """A one-paragraph plain-language explainer of PAPER_ID, or of every paper with --all; its opening
+    sentence is the TL;DR.
 
     Explainers are checked (length, one paragraph, no number the abstract lacks), regenerated once
     when a check fails, and cached: asking again is instant until the abstract or prompt changes.

@@ -264,9 +264,7 @@ def _md_paper(paper: Paper, explainer: Explainer | None) -> list[str]:
     lines = [f"### {title}", "", f"{_upvotes(paper)}", ""]
     if explainer is None:
         return [*lines, "_No explainer yet._", ""]
-    if explainer.tldr.strip():
-        lines += [f"**TL;DR: {md_text(explainer.tldr)}**", ""]
-    lines += [md_text(explainer.explainer), ""]
+    lines += [f"**{md_text(explainer.tldr)}** {md_text(explainer.after_tldr)}".strip(), ""]
     if explainer.flagged:
         lines += [f"> {md_text(_flag_note(explainer))}", ""]
     return lines
@@ -318,9 +316,7 @@ def _html_paper(paper: Paper, explainer: Explainer | None) -> str:
     if explainer is None:
         parts.append("<p><em>No explainer yet.</em></p>")
     else:
-        if explainer.tldr.strip():
-            parts.append(f"<p><strong>TL;DR: {_esc(explainer.tldr)}</strong></p>")
-        parts.append(f"<p>{_esc(explainer.explainer)}</p>")
+        parts.append(f"<p><strong>{_esc(explainer.tldr)}</strong> {_esc(explainer.after_tldr)}</p>")
         if explainer.flagged:
             parts.append(f'<p class="flag">{_esc(_flag_note(explainer))}</p>')
     return "\n".join([*parts, "</article>"])

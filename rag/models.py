@@ -195,13 +195,13 @@ class Turn(BaseModel):
 
 
 class Explainer(BaseModel):
-    """A plain-language TL;DR and paragraph for one paper, with the result of its checks."""
+    """A plain-language paragraph for one paper, whose opening sentence is its TL;DR, with the result of its checks."""
 
     model_config = STRICT
 
     paper_id: str = Field(description="The explained paper")
     title: str = Field(description="Its title")
-    tldr: str = Field(description="One sentence")
+    tldr: str = Field(description="One sentence: the explainer's first")
     explainer: str = Field(description="One paragraph of plain language")
     flagged: bool = Field(description="True when it still failed a check after one retry")
     flag_reason: str | None = Field(default=None, description="The failed check")
@@ -211,6 +211,11 @@ class Explainer(BaseModel):
     cached: bool = Field(default=False, description="True when served from the catalog, not generated now")
     attempts: int = Field(default=1, ge=1, description="Model calls it took (2 after a retry)")
     seconds: float = Field(default=0.0, description="Generation time; 0 when cached")
+
+    @property
+    def after_tldr(self) -> str:
+        """The paragraph after its opening sentence: a page that sets the TL;DR in bold shows it once."""
+        return self.explainer.removeprefix(self.tldr).lstrip()
 
     def to_json(self) -> dict:
         """The `paperboy explain --json` contract."""

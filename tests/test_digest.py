@@ -102,7 +102,7 @@ def _explainer(paper: Paper, flagged: bool = False) -> Explainer:
         paper_id=paper.id,
         title=paper.title,
         tldr=f"TLDR for {paper.id}.",
-        explainer=f"Plain words about {paper.title}.",
+        explainer=f"TLDR for {paper.id}. Plain words about {paper.title}.",
         flagged=flagged,
         flag_reason="the explainer has 12 words" if flagged else None,
         model="fake-topics",
@@ -334,7 +334,8 @@ def _digest() -> Digest:
     evil = _paper("2510.00052", EVIL, 12, "javascript:alert(2)")
     fold = _paper("2510.00053", "Protein Folding & Contacts", 5, "https://arxiv.org/abs/2510.00053")
     fed_explainers = {top.id: _explainer(top), evil.id: _explainer(evil, flagged=True)}
-    evil_tldr = fed_explainers[evil.id].model_copy(update={"tldr": "Says <img src=x onerror=alert(3)> loudly."})
+    hostile = "Says <img src=x onerror=alert(3)> loudly."
+    evil_tldr = fed_explainers[evil.id].model_copy(update={"tldr": hostile, "explainer": f"{hostile} More."})
     return Digest(
         day=DAY,
         model="fake-topics",
@@ -353,8 +354,10 @@ def test_markdown_lists_topics_then_every_paper_with_its_tldr() -> None:
     assert "- [Protein Folding](#protein-folding) (1 paper)" in text
     assert text.index("## Federated Learning") < text.index("## Protein Folding")
     assert "### [Federated Clients at Scale](https://arxiv.org/abs/2510.00051)" in text
-    assert "**TL;DR: TLDR for 2510.00051.**" in text
-    assert "**TL;DR: TLDR for 2510.00053.**" in text
+    # The TL;DR opens the explainer in bold and is not said twice.
+    assert "**TLDR for 2510.00051.** Plain words about Federated Clients at Scale." in text
+    assert "**TLDR for 2510.00053.** Plain words about Protein Folding & Contacts." in text
+    assert text.count("TLDR for 2510.00053.") == 1
     assert "Protein Folding & Contacts" in text
     assert "30 upvotes" in text
     assert text.index("Federated Clients at Scale") < text.index("Meets")
@@ -378,7 +381,8 @@ def test_html_is_one_self_contained_page_with_every_paper_escaped() -> None:
     for topic in digest.topics:
         for paper in topic.papers:
             assert html.escape(paper.title) in page
-            assert html.escape(topic.explainers[paper.id].tldr) in page
+            explainer = topic.explainers[paper.id]
+            assert f"<strong>{html.escape(explainer.tldr)}</strong> {html.escape(explainer.after_tldr)}" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script" not in page.lower() and "<img" not in page.lower()
 
@@ -399,8 +403,7 @@ def test_digest_of_the_sample_day_lists_every_paper_once(
 ) -> None:
     # Real embeddings cluster the real day; a scripted model names topics and writes explainers.
     explainer = (
-        "TL;DR: A short summary.\nExplainer: "
-        + "This paper studies a problem that matters to many people and explains it plainly. " * 5
+        "A short summary. " + "This paper studies a problem that matters to many people and explains it plainly. " * 5
     )
 
     def reply(messages: list) -> str:

@@ -24,7 +24,7 @@ PAPER = Paper(
     "cuts memory by 16%. It also helps SwinV2-MoE.",
     source="jsonl",
 )
-GOOD_BODY = (
+GOOD = (
     "Big language models are often split into many small expert networks, and spreading them over "
     "thousands of graphics chips is slow and wasteful. The authors built Flex, a system that picks the "
     "best way to share the work across chips while the model trains, without changing what the model "
@@ -32,30 +32,32 @@ GOOD_BODY = (
     "and memory use fell by 16 percent. This matters because faster and cheaper training lets more "
     "teams build large models."
 )
-GOOD = f"TL;DR: Flex trains expert models 5.75x faster on thousands of GPUs.\nExplainer: {GOOD_BODY}"
-SHORT = "TL;DR: Flex is fast.\nExplainer: Flex makes training faster."
+SHORT = "Flex makes training faster."
 GROKKING = (
-    "TL;DR: Rounding errors can stop a network from suddenly generalising.\nExplainer: "
+    "Rounding errors can stop a network from suddenly generalising. "
     + "Some networks memorise their training data first and only much later start to work on new data. " * 4
     + "The authors show that tiny rounding errors in one common step, called softmax, can block this late "
     "learning, and they name the effect Softmax Collapse."
 )
 
 
-def test_good_explainer_passes_every_check() -> None:
-    assert explainer_problems(*parse_reply(GOOD), PAPER) == []
+def test_good_explainer_passes_every_check_and_opens_with_its_tldr() -> None:
+    tldr, paragraph = parse_reply(GOOD)
+    assert explainer_problems(tldr, paragraph, PAPER) == []
+    assert paragraph == GOOD
+    assert tldr == GOOD.split(". ")[0] + "."
 
 
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        (GOOD_BODY.replace("5.75 times", "6.5 times"), "numbers the abstract does not: 6.5"),
-        (GOOD_BODY.replace("16 percent", "20%"), "numbers the abstract does not: 20"),
+        (GOOD.replace("5.75 times", "6.5 times"), "numbers the abstract does not: 6.5"),
+        (GOOD.replace("16 percent", "20%"), "numbers the abstract does not: 20"),
         ("Flex makes training faster.", "has 4 words"),
-        (GOOD_BODY + " " + GOOD_BODY, "words; it must have 60 to 150"),
-        (GOOD_BODY.replace(". The authors", ".\n\nThe authors"), "one paragraph"),
-        ("- " + GOOD_BODY, "one paragraph"),
-        (GOOD_BODY.replace("built Flex, a system", "built a system"), "never names the method, Flex"),
+        (GOOD + " " + GOOD, "words; it must have 60 to 150"),
+        (GOOD.replace(". The authors", ".\n\nThe authors"), "one paragraph"),
+        ("- " + GOOD, "one paragraph"),
+        (GOOD.replace("built Flex, a system", "built a system"), "never names the method, Flex"),
     ],
 )
 def test_each_check_catches_its_problem(text: str, problem: str) -> None:
@@ -65,7 +67,7 @@ def test_each_check_catches_its_problem(text: str, problem: str) -> None:
 
 def test_usual_forms_of_a_number_are_allowed() -> None:
     # 5.75 times = 5.75x, 16 percent = 16%, 2,048 = 2,048: the abstract's numbers in other words.
-    assert not any("numbers" in p for p in explainer_problems("TL;DR.", GOOD_BODY, PAPER))
+    assert not any("numbers" in p for p in explainer_problems("TL;DR.", GOOD, PAPER))
 
 
 @pytest.mark.parametrize(
@@ -83,15 +85,18 @@ def test_the_method_to_name_comes_from_the_title_when_the_abstract_uses_it(title
     assert method_name(PAPER.model_copy(update={"title": title, "abstract": abstract})) == name
 
 
-def test_missing_tldr_is_a_problem_only_when_nothing_can_stand_in() -> None:
-    assert "the TL;DR line is missing" in explainer_problems("", GOOD_BODY, PAPER)
-    tldr, paragraph = parse_reply(f"**Explainer:** {GOOD_BODY}")
-    assert tldr == GOOD_BODY.split(". ")[0] + "."
-    assert paragraph == GOOD_BODY
+def test_an_opening_sentence_too_long_to_skim_is_a_problem() -> None:
+    run_on = "Flex " + "and experts " * 17 + "run faster."
+    problems = explainer_problems(*parse_reply(f"{run_on} {GOOD}"), PAPER)
+    assert problems == ["the first sentence has 37 words; it must have at most 35"]
 
 
-def test_labels_in_bold_are_read() -> None:
-    assert parse_reply(f"**TL;DR:** Flex is fast.\n**Explainer:** {GOOD_BODY}") == ("Flex is fast.", GOOD_BODY)
+def test_a_label_the_model_adds_stays_out_of_the_tldr() -> None:
+    assert parse_reply(f"**Explainer:** {GOOD}") == (GOOD.split(". ")[0] + ".", GOOD)
+    # A separate TL;DR line is a second paragraph, which the checks send back for a retry.
+    tldr, paragraph = parse_reply(f"TL;DR: Flex is fast.\nExplainer:\n{GOOD}")
+    assert (tldr, paragraph) == ("Flex is fast.", f"Flex is fast.\n{GOOD}")
+    assert any("one paragraph" in problem for problem in explainer_problems(tldr, paragraph, PAPER))
 
 
 @pytest.fixture
@@ -114,9 +119,10 @@ def test_failed_check_regenerates_once_naming_the_problem(library: tuple) -> Non
     store, _ = library
     explainer, chat = explain_with(store, SHORT, GOOD)
     assert (explainer.attempts, explainer.flagged) == (2, False)
-    assert explainer.explainer == GOOD_BODY
+    assert explainer.explainer == GOOD
     retry: BaseMessage = chat.received[1][-1]
     assert "has 4 words" in str(retry.content)
+    assert 'Begin with the words "Flex is"' in str(retry.content)  # the title names the method
     # Shown its failed reply, the small model copies it: the retry names the problem only.
     assert all(SHORT not in str(message.content) for message in chat.received[1])
     assert len(chat.received[1]) == len(chat.received[0]) + 1
@@ -124,7 +130,7 @@ def test_failed_check_regenerates_once_naming_the_problem(library: tuple) -> Non
 
 def test_failing_twice_keeps_the_best_attempt_and_flags_it(library: tuple) -> None:
     store, _ = library
-    two_problems = "Explainer: Flex is 9x faster."  # too short, a number not in the abstract, no TL;DR line
+    two_problems = "Flex is 9x faster."  # too short, and a number not in the abstract
     explainer, _ = explain_with(store, two_problems, SHORT)
     assert explainer.flagged
     assert explainer.explainer == "Flex makes training faster."
@@ -216,27 +222,18 @@ def test_cli_needs_exactly_one_of_id_or_all(library: tuple) -> None:
 
 
 def test_a_long_explainer_keeps_its_leading_sentences_under_the_limit() -> None:
-    long_reply = f"TL;DR: Flex is fast.\nExplainer: {GOOD_BODY} {GOOD_BODY}"
-    tldr, paragraph = parse_reply(long_reply)
+    tldr, paragraph = parse_reply(f"{GOOD} {GOOD}")
     assert len(paragraph.split()) <= 150
-    assert paragraph.startswith(GOOD_BODY) and paragraph.endswith(".")
+    assert paragraph.startswith(GOOD) and paragraph.endswith(".")
     assert explainer_problems(tldr, paragraph, PAPER) == []
 
 
-def test_both_labels_on_one_line_are_read() -> None:
-    assert parse_reply(f"TL;DR: Flex is fast. Explainer: {GOOD_BODY}") == ("Flex is fast.", GOOD_BODY)
-
-
-def test_a_reply_all_on_the_tldr_line_is_split_into_tldr_and_explainer() -> None:
-    assert parse_reply(f"TL;DR: Flex is fast. {GOOD_BODY}") == ("Flex is fast.", GOOD_BODY)
-
-
 def test_a_last_sentence_cut_off_by_the_token_cap_is_dropped() -> None:
-    tldr, paragraph = parse_reply(f"TL;DR: Flex is fast.\nExplainer: {GOOD_BODY} It reaches a speedup of 5.75")
-    assert paragraph == GOOD_BODY
+    tldr, paragraph = parse_reply(f"{GOOD} It reaches a speedup of 5.75")
+    assert paragraph == GOOD
     assert explainer_problems(tldr, paragraph, PAPER) == []
 
 
 def test_an_unfinished_sentence_stays_when_dropping_it_would_leave_too_few_words() -> None:
     short = "Flex trains mixture-of-experts models faster. It reaches a speedup of 5.75"
-    assert parse_reply(f"TL;DR: Flex is fast.\nExplainer: {short}") == ("Flex is fast.", short)
+    assert parse_reply(short) == ("Flex trains mixture-of-experts models faster.", short)

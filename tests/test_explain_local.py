@@ -29,7 +29,7 @@ def test_explainer_passes_its_checks_and_names_the_method(title: str, sample_sto
     assert not explainer["flagged"], explainer["flag_reason"]
     assert 60 <= len(explainer["explainer"].split()) <= 150
     assert PAPERS[title].lower() in explainer["explainer"].lower()
-    assert explainer["tldr"]
+    assert explainer["tldr"] and explainer["explainer"].startswith(explainer["tldr"])
 
     again = json.loads(run_cli("explain", paper_ids()[title], "--json").stdout)
     assert again["cached"] and again["explainer"] == explainer["explainer"]

@@ -27,9 +27,9 @@ DAY = date(2025, 10, 31)
 FLEX_QUESTION = "What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?"
 FLEX_ANSWER = "Flex delivers a 5.75x speedup for a single MoE layer [1]."
 TOPIC_NAME = "Named By The Model"
-# 70 plain words, no numbers: with the paper's title added (which names any method), it passes every
+# 97 plain words, no numbers: with the paper's title added (which names any method), it passes every
 # explainer check, so each paper costs exactly one model call.
-EXPLAINER = "TL;DR: The authors show a simpler way to do this task.\nExplainer: " + " ".join(
+EXPLAINER = "The authors show a simpler way to do this task. " + " ".join(
     ["This paper looks at a hard problem and tries a new and simpler way to solve it well."] * 4
     + ["The results suggest that the idea works better than the older ways people used before."] * 1
 )
@@ -128,7 +128,7 @@ def _cache_explainer(data_dir: Path, paper: Paper, text: str) -> None:
     explainer = Explainer(
         paper_id=paper.id,
         title=paper.title,
-        tldr="Cached TL;DR.",
+        tldr=text.split(". ")[0],
         explainer=text,
         flagged=False,
         model="scripted-chat",

@@ -22,9 +22,7 @@ def _explainer(explainer: Explainer | None, waiting: str) -> None:
     if explainer is None:
         st.caption(waiting)
         return
-    if explainer.tldr:
-        st.markdown(f"**TL;DR:** {md_text(explainer.tldr)}")
-    st.markdown(md_text(explainer.explainer))
+    st.markdown(f"**{md_text(explainer.tldr)}** {md_text(explainer.after_tldr)}")
     if explainer.flagged:
         st.caption(f"This explainer failed a check ({md_text(explainer.flag_reason or '')}); read the abstract too.")
 
