@@ -247,6 +247,12 @@ def md_text(text: str) -> str:
     return _MD_LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
 
 
+def md_explainer(explainer: Explainer) -> str:
+    """The explainer as one inert Markdown paragraph whose opening sentence, the TL;DR, is in bold."""
+    lede = f"**{md_text(explainer.tldr)}** " if explainer.tldr else ""  # "****" would be a rule
+    return lede + md_text(explainer.after_tldr)
+
+
 def _md_anchors(topics: list[Topic]) -> list[str]:
     """GitHub-style heading slugs, numbered when two topics share one."""
     anchors: list[str] = []
@@ -264,7 +270,7 @@ def _md_paper(paper: Paper, explainer: Explainer | None) -> list[str]:
     lines = [f"### {title}", "", f"{_upvotes(paper)}", ""]
     if explainer is None:
         return [*lines, "_No explainer yet._", ""]
-    lines += [f"**{md_text(explainer.tldr)}** {md_text(explainer.after_tldr)}".strip(), ""]
+    lines += [md_explainer(explainer), ""]
     if explainer.flagged:
         lines += [f"> {md_text(_flag_note(explainer))}", ""]
     return lines

@@ -26,6 +26,13 @@ _LABEL = re.compile(r"^[\W_]*(?:tl\W?dr|explainer)[*_\s]*:[*_\s]*", re.I)
 _SENTENCE_END = re.compile(r"[.!?][\"')*]*(?=\s|$)")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 _LIST_ITEM = re.compile(r"^\s*([-*\u2022]|\d+[.)])\s", re.M)
+# "We present Flex, a ...", "we propose a new method called OptFS to ...": a one-word name the abstract
+# gives its method. Only these openings: "named SwinV2-MoE" later in an abstract is often a baseline.
+_NAMED_IN_ABSTRACT = re.compile(
+    r"\b(?:[Ww]e (?:present|propose|introduce)|[Tt]his (?:paper|work) (?:presents|proposes|introduces))\s+"
+    r"(?:(?:a|an|the)\s+(?:[\w-]+\s+){0,6}?(?:called|named|dubbed|termed)\s+)?"
+    r"([A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)(?=[,:.]|\s?\(|\s+(?:a|an|which|that|to|for)\b)"
+)
 
 
 def parse_reply(reply: str) -> tuple[str, str]:
@@ -63,11 +70,15 @@ def trim_to_length(paragraph: str) -> str:
 
 
 def method_name(paper: Paper) -> str | None:
-    """The name the title gives the paper's method ("SlimFlow: Training ..."), when the abstract uses it too."""
+    """The name of the paper's method: the title's ("SlimFlow: Training ...") when the abstract uses it
+    too, else the one the abstract introduces ("We present Flex, ...")."""
     head, colon, _ = paper.title.partition(":")
     head = head.strip()
     # "From Similarity to Superiority: ..." is a slogan, not a name: names are one or two words.
-    return head if colon and len(head.split()) <= 2 and head in paper.abstract else None
+    if colon and len(head.split()) <= 2 and head in paper.abstract:
+        return head
+    named = _NAMED_IN_ABSTRACT.search(paper.abstract)
+    return named.group(1) if named else None
 
 
 def explainer_problems(tldr: str, paragraph: str, paper: Paper) -> list[str]:

@@ -23,6 +23,7 @@ from rag.digest import (
     Topic,
     build_digest,
     cluster,
+    md_explainer,
     md_text,
     name_topic,
     render_html,
@@ -362,6 +363,13 @@ def test_markdown_lists_topics_then_every_paper_with_its_tldr() -> None:
     assert "30 upvotes" in text
     assert text.index("Federated Clients at Scale") < text.index("Meets")
     assert text.count("failed a check") == 1
+
+
+def test_an_empty_explainer_leaves_no_stray_bold_marks() -> None:
+    paper = _paper("2510.00051", "Federated Clients at Scale", 30, "https://arxiv.org/abs/2510.00051")
+    empty = _explainer(paper, flagged=True).model_copy(update={"tldr": "", "explainer": ""})
+    assert md_explainer(empty) == ""
+    assert md_explainer(_explainer(paper)) == "**TLDR for 2510.00051.** Plain words about Federated Clients at Scale."
 
 
 def test_markdown_keeps_hostile_titles_inert() -> None:

@@ -99,6 +99,21 @@ def test_a_label_the_model_adds_stays_out_of_the_tldr() -> None:
     assert any("one paragraph" in problem for problem in explainer_problems(tldr, paragraph, PAPER))
 
 
+@pytest.mark.parametrize(
+    ("abstract", "name"),
+    [
+        ("MoE is slow. We present Flex, a highly scalable stack. Flex is fast.", "Flex"),
+        ("CTR models need features. We propose a novel method named OptFS (Optimizing Feature Set).", "OptFS"),
+        ("This paper introduces MixER, a sparse mixture of experts.", "MixER"),
+        ("We propose Bayesian optimization for tuning. It runs on a model named SwinV2-MoE.", None),
+        ("We present a new stack for MoE.", None),
+    ],
+)
+def test_without_a_name_in_the_title_the_abstract_may_introduce_one(abstract: str, name: str | None) -> None:
+    paper = PAPER.model_copy(update={"title": "Adaptive Mixture-of-Experts at Scale", "abstract": abstract})
+    assert method_name(paper) == name
+
+
 @pytest.fixture
 def library(settings: Settings, fake_embedder: object, tmp_path: Path) -> Iterator[tuple]:
     """Two papers ingested with the fake embedder, and the store."""

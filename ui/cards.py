@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from rag.digest import md_text, safe_url
+from rag.digest import md_explainer, md_text, safe_url
 from rag.models import Explainer, Paper
 
 
@@ -22,7 +22,7 @@ def _explainer(explainer: Explainer | None, waiting: str) -> None:
     if explainer is None:
         st.caption(waiting)
         return
-    st.markdown(f"**{md_text(explainer.tldr)}** {md_text(explainer.after_tldr)}")
+    st.markdown(md_explainer(explainer))
     if explainer.flagged:
         st.caption(f"This explainer failed a check ({md_text(explainer.flag_reason or '')}); read the abstract too.")
 
