@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from rag import cli as cli_module
 from rag import fetch, providers
-from rag.explain import explain_prompt
+from rag.explain import explain_prompt, method_name
 from rag.ingest import ingest_files
 from rag.models import Explainer, Paper
 from rag.settings import Settings
@@ -27,8 +27,8 @@ DAY = date(2025, 10, 31)
 FLEX_QUESTION = "What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?"
 FLEX_ANSWER = "Flex delivers a 5.75x speedup for a single MoE layer [1]."
 TOPIC_NAME = "Named By The Model"
-# 97 plain words, no numbers: with the paper's title added (which names any method), it passes every
-# explainer check, so each paper costs exactly one model call.
+# 97 plain words, no numbers: with the paper's method (or title) named, it passes every explainer
+# check, so each paper costs exactly one model call.
 EXPLAINER = "The authors show a simpler way to do this task. " + " ".join(
     ["This paper looks at a hard problem and tries a new and simpler way to solve it well."] * 4
     + ["The results suggest that the idea works better than the older ways people used before."] * 1
@@ -119,8 +119,11 @@ def test_ui_without_the_app_says_where_it_looked(monkeypatch: pytest.MonkeyPatch
 def _topic_or_explainer(messages: list[BaseMessage]) -> str:
     if "common topic" in str(messages[0].content):
         return TOPIC_NAME
-    title = str(messages[1].content).split("\n", 1)[0].removeprefix("Title: ")
-    return f"{EXPLAINER} It is called {title}."
+    title_line, rest = str(messages[1].content).split("\n", 1)
+    title = title_line.removeprefix("Title: ")
+    abstract = rest.removeprefix("<abstract>\n").split("\n</abstract>", 1)[0]
+    paper = Paper(id="x", title=title, abstract=abstract, source="jsonl")
+    return f"{EXPLAINER} It is called {method_name(paper) or title}."
 
 
 def _cache_explainer(data_dir: Path, paper: Paper, text: str) -> None:
