@@ -1,7 +1,8 @@
 """Benchmark explainers over the whole sample day on the configured model.
 
 Prints seconds per explainer (p50/p95), the share passing the checks on the first try, the share
-flagged, and the average reading grade of explainers against the abstracts'. Usage:
+flagged, the average reading grade of explainers against the abstracts', and how much wording they
+copy from the abstract. Usage:
     .venv/bin/python bench/explainers.py
 """
 
@@ -17,7 +18,7 @@ from evals.readability import reading_grade
 from evals.run import build_store
 from evals.suite import ROOT, load_suite
 from rag.chains import ModelCalls
-from rag.explain import explain_papers
+from rag.explain import copied_share, explain_papers
 from rag.providers import get_chat
 from rag.settings import get_settings
 
@@ -49,6 +50,9 @@ def main() -> None:
     print(f"  reading grade, explainers         {explainer_grade:.1f}")
     print(f"  reading grade, abstracts          {abstract_grade:.1f}")
     print(f"  words per explainer (mean)        {statistics.fmean(len(e.explainer.split()) for e in explainers):.0f}")
+    by_id = {p.id: p for p in papers}
+    copied = [copied_share(e.explainer, by_id[e.paper_id].abstract) for e in explainers]
+    print(f"  six-word phrases from the abstract {statistics.fmean(copied):.0%} mean, {max(copied):.0%} max")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from langchain_core.messages import BaseMessage
 from rag import explain as explain_module
 from rag import providers
 from rag.chains import ModelCalls
-from rag.explain import explain_paper, explainer_problems, method_name, parse_reply
+from rag.explain import copied_share, explain_paper, explainer_problems, method_name, parse_reply
 from rag.models import Paper
 from rag.prompts import load_prompt
 from rag.settings import Settings
@@ -58,11 +58,20 @@ def test_good_explainer_passes_every_check_and_opens_with_its_tldr() -> None:
         (GOOD.replace(". The authors", ".\n\nThe authors"), "one paragraph"),
         ("- " + GOOD, "one paragraph"),
         (GOOD.replace("built Flex, a system", "built a system"), "never names the method, Flex"),
+        (PAPER.abstract, "100% of the explainer's six-word phrases are copied from the abstract"),
     ],
 )
 def test_each_check_catches_its_problem(text: str, problem: str) -> None:
     problems = explainer_problems("Flex is faster.", text, PAPER)
     assert any(problem in p for p in problems), problems
+
+
+def test_copied_share_counts_six_word_phrases_found_in_the_abstract() -> None:
+    assert copied_share(GOOD, PAPER.abstract) == 0.0
+    # 16 words, 11 six-word runs; the 6 within the abstract's first 11 words are copied.
+    half_copied = "Flex distributes expert layers over GPUs. It gives a 5.75x speedup to teams with small budgets."
+    assert copied_share(half_copied, PAPER.abstract) == 6 / 11
+    assert copied_share("Too short.", PAPER.abstract) == 0.0
 
 
 def test_usual_forms_of_a_number_are_allowed() -> None:
@@ -137,7 +146,7 @@ def test_failed_check_regenerates_once_naming_the_problem(library: tuple) -> Non
     assert explainer.explainer == GOOD
     retry: BaseMessage = chat.received[1][-1]
     assert "has 4 words" in str(retry.content)
-    assert 'Begin with the words "Flex is"' in str(retry.content)  # the title names the method
+    assert "Say the name Flex in the first sentence." in str(retry.content)
     # Shown its failed reply, the small model copies it: the retry names the problem only.
     assert all(SHORT not in str(message.content) for message in chat.received[1])
     assert len(chat.received[1]) == len(chat.received[0]) + 1
