@@ -257,8 +257,9 @@ def cli_explain(
     """A one-paragraph plain-language explainer of PAPER_ID, or of every paper with --all; its opening
     sentence is the TL;DR.
 
-    Explainers are checked (length, one paragraph, no number the abstract lacks), regenerated once
-    when a check fails, and cached: asking again is instant until the abstract or prompt changes.
+    Explainers are checked (length, one paragraph, own words, the method named, no number the
+    abstract lacks), regenerated once when a check fails, and cached: asking again is instant until
+    the abstract or prompt changes.
     """
     if bool(paper_id) == every:
         raise click.UsageError("Give one PAPER_ID or --all (ids: `paperboy papers`).")
