@@ -8,6 +8,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from rag.catalog import Catalog
 from rag.chains import ModelCalls
+from rag.evidence import split_sentences
 from rag.grounding import unsupported_numbers
 from rag.models import Explainer, Paper
 from rag.prompts import Prompt, load_prompt
@@ -28,7 +29,6 @@ MAX_REPLY_TOKENS = 240
 _LABEL = re.compile(r"^[\W_]*(?:tl\W?dr|explainer)[*_\s]*:[*_\s]*", re.I)
 # A full stop ends a sentence only before a space or the end: "5.75x" has none.
 _SENTENCE_END = re.compile(r"[.!?][\"')*]*(?=\s|$)")
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 _LIST_ITEM = re.compile(r"^\s*([-*\u2022]|\d+[.)])\s", re.M)
 # "We present Flex, a ...", "we propose a new method called OptFS to ...": a one-word name the abstract
 # gives its method. Only these openings: "named SwinV2-MoE" later in an abstract is often a baseline.
@@ -47,7 +47,7 @@ def parse_reply(reply: str) -> tuple[str, str]:
     """
     lines = [_LABEL.sub("", line).strip() for line in reply.strip().splitlines()]
     paragraph = trim_to_length(_drop_unfinished("\n".join(line for line in lines if line)))
-    return " ".join(_SENTENCE_BREAK.split(paragraph, maxsplit=1)[0].split()), paragraph
+    return next(iter(split_sentences(paragraph)), ""), paragraph
 
 
 def _drop_unfinished(paragraph: str) -> str:
@@ -65,7 +65,7 @@ def trim_to_length(paragraph: str) -> str:
     if len(paragraph.split()) <= MAX_WORDS:
         return paragraph
     kept: list[str] = []
-    for sentence in _SENTENCE_BREAK.split(paragraph):
+    for sentence in split_sentences(paragraph):
         if len(" ".join([*kept, sentence]).split()) > MAX_WORDS:
             break
         kept.append(sentence)
@@ -156,13 +156,16 @@ def explain_paper(paper: Paper, calls: ModelCalls, catalog: Catalog, refresh: bo
         return hit
     started = time.perf_counter()
     variables = {"title": paper.title, "abstract": paper.abstract}
-    reply = calls.run(prompt, variables, MAX_REPLY_TOKENS)
-    attempts = [(reply, explainer_problems(*parse_reply(reply), paper))]
-    if attempts[0][1]:
-        retry = calls.run(prompt, variables, MAX_REPLY_TOKENS, follow_up=retry_turn("; ".join(attempts[0][1]), paper))
-        attempts.append((retry, explainer_problems(*parse_reply(retry), paper)))
-    best, problems = min(attempts, key=lambda attempt: len(attempt[1]))
-    tldr, paragraph = parse_reply(best)
+
+    def checked(reply: str) -> tuple[str, str, list[str]]:
+        tldr, paragraph = parse_reply(reply)
+        return tldr, paragraph, explainer_problems(tldr, paragraph, paper)
+
+    attempts = [checked(calls.run(prompt, variables, MAX_REPLY_TOKENS))]
+    if problems := attempts[0][2]:
+        retry = retry_turn("; ".join(problems), paper)
+        attempts.append(checked(calls.run(prompt, variables, MAX_REPLY_TOKENS, follow_up=retry)))
+    tldr, paragraph, problems = min(attempts, key=lambda attempt: len(attempt[2]))
     explainer = Explainer(
         paper_id=paper.id,
         title=paper.title,
