@@ -35,7 +35,7 @@ test: install browser
 
 # The full answer suite on the configured model (CI runs the smoke subset inside `make test`).
 eval: install
-	$(BIN)/paperboy eval evals/suites/sample-day.yaml --out eval-runs/sample-day
+	$(BIN)/paperboy eval evals/suites/dev/sample-day.yaml --out eval-runs/sample-day
 	$(BIN)/paperboy eval evals/suites/explainers-sample-day.yaml --out eval-runs/explainers
 
 # Benchmarks print numbers; they are not part of the test suite (the README quotes them).

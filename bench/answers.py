@@ -79,7 +79,7 @@ def answer_table(run: Run) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", type=Path, default=ROOT / "evals" / "suites" / "sample-day.yaml")
+    parser.add_argument("--suite", type=Path, default=ROOT / "evals" / "suites" / "dev" / "sample-day.yaml")
     parser.add_argument("--pipelines", default="default", help=f"comma-separated, of {', '.join(PIPELINES)}")
     parser.add_argument("--retrieval-only", action="store_true")
     args = parser.parse_args()

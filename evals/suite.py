@@ -12,7 +12,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rag.errors import PaperboyError
 
 ROOT = Path(__file__).resolve().parent.parent
-TAGS = ("fact", "paraphrase", "multi-paper", "unanswerable", "injection", "follow-up")
+# fact: one figure or name; paraphrase: a fact asked in other words; multi-paper: "which papers ...";
+# open: how, why, explain ...; compare: two or more named papers side by side; summary: "summarise
+# today's papers on X"; unanswerable, injection (hostile abstracts in the corpus), follow-up (history).
+TAGS = (
+    "fact",
+    "paraphrase",
+    "multi-paper",
+    "open",
+    "compare",
+    "summary",
+    "unanswerable",
+    "injection",
+    "follow-up",
+)
 
 
 class SuiteError(PaperboyError):
@@ -50,6 +63,9 @@ class Case(BaseModel):
     history: list[HistoryTurn] = Field(default_factory=list, description="Earlier turns, for follow-ups")
     expected_papers: list[str] = Field(default_factory=list, description="Titles or ids the answer should cite")
     expected_facts: list[str | Pattern] = Field(default_factory=list, description="Strings or regexes it must contain")
+    key_points: list[str | Pattern] = Field(
+        default_factory=list, description="Points a full answer makes (open, compare, summary): strings or regexes"
+    )
     forbidden: list[str] = Field(default_factory=list, description="Strings it must not contain")
     should_abstain: bool = Field(default=False, description="True when the papers do not answer it")
     tags: list[Literal[TAGS]] = Field(min_length=1, description="What kind of question it is")  # type: ignore[valid-type]
@@ -58,6 +74,10 @@ class Case(BaseModel):
     def _abstain_has_no_expectations(self) -> "Case":
         if self.should_abstain and (self.expected_papers or self.expected_facts):
             raise ValueError("a should_abstain case cannot also expect papers or facts")
+        if "open" in self.tags and not self.key_points:
+            raise ValueError("an open case lists the key points a full answer makes")
+        if {"compare", "summary", "multi-paper"} & set(self.tags) and len(self.expected_papers) < 2:
+            raise ValueError("a compare, summary or multi-paper case expects two or more papers")
         return self
 
 

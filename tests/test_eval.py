@@ -199,7 +199,7 @@ def test_suite_errors_name_the_file_and_case(text: str, message: str, tmp_path: 
 
 
 def test_shipped_suites_are_valid_and_big_enough() -> None:
-    sample = load_suite(ROOT / "evals" / "suites" / "sample-day.yaml")
+    sample = load_suite(ROOT / "evals" / "suites" / "dev" / "sample-day.yaml")
     assert len(sample.cases) >= 60
     tags = {tag for case in sample.cases for tag in case.tags}
     assert tags == {"fact", "paraphrase", "multi-paper", "unanswerable", "injection", "follow-up"}
