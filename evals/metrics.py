@@ -6,11 +6,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evals.readability import reading_grade
 from evals.suite import Case, Pattern
+from rag.citations import markers, without_markers
+from rag.evidence import split_sentences
 from rag.grounding import unsupported_names, unsupported_numbers
 from rag.models import Answer, Explainer, Paper
 
 # Metrics where a smaller number is the better one: for these a --fail-under bar is a maximum.
-LOWER_IS_BETTER = frozenset({"latency_p50_s", "latency_p95_s", "unsupported_numbers", "reading_grade", "flagged"})
+LOWER_IS_BETTER = frozenset(
+    {"latency_p50_s", "latency_p95_s", "unsupported_numbers", "reading_grade", "flagged", "wrongly_abstained"}
+)
+# Answers written as a paragraph, whose every sentence must carry its own citation.
+PARAGRAPH_TAGS = frozenset({"open", "compare"})
+# Answers that are a set of papers: right when they list every expected paper and no other.
+SET_TAGS = frozenset({"multi-paper", "summary"})
 
 
 class CaseResult(BaseModel):
@@ -73,6 +81,24 @@ def fact_recall(facts: list[str | Pattern], text: str) -> float | None:
     return sum(fact_found(f, text) for f in facts) / len(facts) if facts else None
 
 
+def sentence_grounding(answer: Answer) -> float | None:
+    """Share of the answer's sentences that cite a source and state nothing that source does not."""
+    if answer.abstained:
+        return None
+    papers = {c.number: s.paper for c in answer.citations for s in answer.sources if s.paper.id == c.paper_id}
+    sentences = [s for s in split_sentences(answer.answer) if len(without_markers(s).split()) >= 3]
+    if not sentences:
+        return 0.0
+
+    def grounded(sentence: str) -> bool:
+        cited = [papers[n] for n in markers(sentence) if n in papers]
+        evidence = " ".join(p.text for p in cited)
+        claim = without_markers(sentence)
+        return bool(cited) and not unsupported_numbers(claim, evidence) and not unsupported_names(claim, evidence)
+
+    return sum(grounded(s) for s in sentences) / len(sentences)
+
+
 def grounding(answer: Answer) -> float | None:
     """1 when every number and capitalised name in the answer appears in a cited paper, else 0."""
     if answer.abstained:
@@ -90,8 +116,11 @@ def is_correct(case: Case, answer: Answer, metrics: dict[str, float | None]) -> 
         return False
     if metrics["fact_recall"] not in (None, 1.0):
         return False
-    if "multi-paper" in case.tags:
+    if SET_TAGS & set(case.tags):
         return (metrics["citation_precision"] or 0) >= 0.8 and (metrics["citation_recall"] or 0) >= 0.8
+    # An explanation or a comparison must make at least half its key points, citing every paper it is about.
+    if metrics["key_point_recall"] is not None and metrics["key_point_recall"] < 0.5:
+        return False
     return metrics["citation_recall"] in (None, 1.0)
 
 
@@ -102,7 +131,11 @@ def score_case(case: Case, expected: set[str], answer: Answer, retrieved: list[s
         **rank_metrics(expected, retrieved),
         **citation_metrics(expected, cited, [s.paper.id for s in answer.sources]),
         "fact_recall": fact_recall(case.expected_facts, answer.answer),
+        "key_point_recall": fact_recall(case.key_points, answer.answer),
         "grounding": grounding(answer),
+        "sentence_grounding": sentence_grounding(answer) if PARAGRAPH_TAGS & set(case.tags) else None,
+        "list_exact": float(set(cited) == expected) if SET_TAGS & set(case.tags) else None,
+        "all_expected_cited": float(expected <= set(cited)) if expected else None,
     }
     return CaseResult(
         id=case.id,
@@ -141,12 +174,18 @@ def aggregate(results: list[CaseResult]) -> dict[str, float | None]:
     """The contract's metric keys over a set of case results."""
     keys = ["hit@1", "hit@5", "recall@5", "mrr", "citation_precision", "citation_recall", "citation_validity"]
     totals: dict[str, float | None] = {key: _mean([r.metrics[key] for r in results]) for key in keys}
-    totals["fact_recall"] = _mean([r.metrics["fact_recall"] for r in results])
+    for key in ("fact_recall", "key_point_recall", "sentence_grounding", "list_exact", "all_expected_cited"):
+        totals[key] = _mean([r.metrics.get(key) for r in results])
+    # Paragraph answers whose every sentence is cited and grounded; a withdrawn one counts as not.
+    paragraphs = [r.metrics.get("sentence_grounding") for r in results if PARAGRAPH_TAGS & set(r.tags)]
+    totals["all_sentences_grounded"] = _mean([float(v == 1.0) for v in paragraphs]) if paragraphs else None
     abstained = [r for r in results if r.abstained]
     should = [r for r in results if r.should_abstain]
     answered = [r for r in results if not r.abstained]
     totals["abstain_precision"] = _mean([float(r.should_abstain) for r in abstained]) if abstained else None
     totals["abstain_recall"] = _mean([float(r.abstained) for r in should]) if should else None
+    answerable = [r for r in results if not r.should_abstain]
+    totals["wrongly_abstained"] = _mean([float(r.abstained) for r in answerable]) if answerable else None
     totals["accuracy"] = _mean([float(r.correct) for r in results])
     totals["precision"] = _mean([float(r.correct) for r in answered]) if answered else None
     totals["grounding"] = _mean([r.metrics["grounding"] for r in results])

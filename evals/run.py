@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evals.judge import judge_answer
 from evals.metrics import CaseResult, aggregate, explainer_aggregate, score_case, score_explainer
 from evals.naive import naive_answer
-from evals.suite import ROOT, Case, ExplainerCase, Suite
+from evals.suite import ROOT, Case, ExplainerCase, Suite, SuiteError
 from rag.answer import Asker
 from rag.chains import ModelCalls
 from rag.explain import explain_paper
@@ -110,6 +110,40 @@ def run_explainer_case(case: ExplainerCase, store: Store, llm: BaseChatModel, se
     return score_explainer(case.id, case.key_terms, paper, explainer)
 
 
+def suite_paths(paths: list[Path]) -> list[Path]:
+    """The suite files named, a folder standing for every suite in it (sorted, so runs compare)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".jsonl"))
+            if not inside:
+                raise SuiteError(f"{path}: no suite files (*.yaml, *.jsonl) in this folder")
+            found.extend(inside)
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def summarise(kind: str, results: list[CaseResult]) -> dict[str, float | None]:
+    """The aggregate metrics of a suite kind over some results."""
+    return (explainer_aggregate if kind == "explainer" else aggregate)(results)
+
+
+def combine_runs(runs: list[Run], kind: str) -> Run:
+    """Several suites' runs as one, each case id prefixed with its suite: what all days together score."""
+    cases = [case.model_copy(update={"id": f"{run.suite}/{case.id}"}) for run in runs for case in run.cases]
+    tags = sorted({t for c in cases for t in c.tags})
+    return runs[0].model_copy(
+        update={
+            "suite": "+".join(run.suite for run in runs),
+            "seconds": round(sum(run.seconds for run in runs), 1),
+            "cases": cases,
+            "aggregate": summarise(kind, cases),
+            "by_tag": {tag: summarise(kind, [c for c in cases if tag in c.tags]) for tag in tags},
+        }
+    )
+
+
 def run_suite(
     suite: Suite,
     settings: Settings,
@@ -131,7 +165,6 @@ def run_suite(
                 results.append(run_answer_case(case, store, llm, run_settings, pipeline, judge))
             if progress:
                 progress(done, len(suite.cases))
-    summarise = explainer_aggregate if suite.kind == "explainer" else aggregate
     tags = sorted({t for r in results for t in r.tags})
     return Run(
         suite=suite.name,
@@ -142,6 +175,6 @@ def run_suite(
         seconds=round(time.perf_counter() - started, 1),
         settings=settings.model_dump(mode="json", exclude={"openai_api_key", "data_dir", "cache_dir"}),
         cases=results,
-        aggregate=summarise(results),
-        by_tag={tag: summarise([r for r in results if tag in r.tags]) for tag in tags},
+        aggregate=summarise(suite.kind, results),
+        by_tag={tag: summarise(suite.kind, [r for r in results if tag in r.tags]) for tag in tags},
     )

@@ -4,34 +4,45 @@ A 1.5B model needs the pipeline to do much of the work, so the model only writes
 - it sees a few evidence sentences, not whole abstracts (fast, and fewer wrong numbers);
 - citations come from the source a figure was taken from, not only from the model's markers;
 - an answer with a number or a name that no source states is withdrawn, and the pipeline abstains;
-- "which papers ..." questions are decided paper by paper with a yes/no check, then listed.
+- "which papers ..." questions are decided paper by paper with a yes/no check, then listed;
+- how/why questions get a short paragraph and comparisons a sentence per paper, every sentence cited
+  and checked on its own; summaries list each matching paper with a one-line gist.
 """
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import NamedTuple
 
 from rag.chains import ModelCalls, OnToken
-from rag.evidence import content_words, select_evidence
-from rag.grounding import numbers_in, unsupported_names, unsupported_numbers
-from rag.models import Answer, Citation, Hit, Source, Timings, Turn
+from rag.citations import MARKER, markers, without_markers
+from rag.evidence import content_words, select_evidence, split_sentences
+from rag.explain import cached_explainer, method_name
+from rag.grounding import numbers_in, unsupported_coined_names, unsupported_names, unsupported_numbers
+from rag.models import Answer, Citation, Hit, Paper, Source, Timings, Turn
 from rag.prompts import CANNOT_ANSWER, load_prompt
+from rag.question import Kind, comparison, per_paper_question, question_kind, summary_topic
 from rag.retrieval import Mode, retrieve
 from rag.settings import Settings
 from rag.store import Store
 
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_LIST_QUESTION = re.compile(
-    r"^\s*(which|what|list|name|are there|find|show)\b[^?]*\bpapers\b|\bwhich of (?:the|today's) papers\b", re.I
-)
 # Leads (measured on the sample day's fact questions) that make the top paper the only source.
 DENSE_LEAD = 0.1
 KEYWORD_LEAD = 1.5
 # A list candidate is checked when its BM25 score is 40% of the best's or its cosine within 0.08 of it.
 LIST_KEYWORD_SHARE = 0.4
 LIST_DENSE_GAP = 0.08
+# Evidence sentences an explanation may draw on (an abstract has ~6-10), and per compared paper.
+OPEN_SENTENCES = 5
+COMPARE_SENTENCES = 3
+PROMPT_OF_KIND: dict[Kind, str] = {
+    "single": "answer",
+    "open": "open",
+    "compare": "compare",
+    "list": "relevance",
+    "summary": "relevance",
+}
 # A source whose best sentence trails the best source's by this much only adds a wrong number to take
 # and ~50 tokens to read (~0.7 s before the first word on 2 cores).
 EVIDENCE_GAP = 0.5
@@ -40,35 +51,12 @@ _NOT_SAID = re.compile(
 )
 
 
-_WHICH_PAPERS = re.compile(
-    r"^\s*(?:which|what) (?:of (?:the|today's) )?papers\s+(?:(are|were|is)\b|(do|does|did)\b)?\s*", re.I
-)
-
-
-def per_paper_question(question: str) -> str:
-    """'Which papers study X?' -> 'Does this paper study X?': a question one paper can answer alone."""
-    match = _WHICH_PAPERS.match(question)
-    if not match:
-        return f"Does this paper answer the request: {question}"
-    verb = "Is" if match.group(1) else "Does"
-    return f"{verb} this paper {question[match.end() :].rstrip(' ?')}?"
-
-
-def is_list_question(question: str) -> bool:
-    """'Which papers ...' asks for a set of papers, not one fact."""
-    return bool(_LIST_QUESTION.search(question))
-
-
-def _without_markers(text: str) -> str:
-    return re.sub(r"\s*" + _MARKER.pattern, "", text).strip()
-
-
 def _ms(since: float) -> int:
     return int((time.perf_counter() - since) * 1000)
 
 
 def _history_text(history: Sequence[Turn]) -> str:
-    return "\n".join(f"User: {t.question}\nAssistant: {_without_markers(t.answer)}" for t in history[-3:])
+    return "\n".join(f"User: {t.question}\nAssistant: {without_markers(t.answer)}" for t in history[-3:])
 
 
 # Words by which a question leans on the conversation; one with none of them already stands alone.
@@ -101,17 +89,13 @@ def _cite(source: Source) -> Citation:
     return Citation(number=source.number, paper_id=source.paper.id, title=source.paper.title, url=source.paper.url)
 
 
-def _markers(text: str) -> list[int]:
-    return [int(n) for group in _MARKER.findall(text) for n in group.split(",")]
-
-
 def _provenance(text: str, sources: list[Source]) -> list[Source]:
     """Where the answer was taken from: the sources stating its numbers, else the one source that
     shares clearly the most words with it (e.g. "up to ten ODEs" with no digit to match)."""
     wanted = numbers_in(text)
     if wanted:
         return [s for s in sources if wanted & numbers_in(s.text)]
-    words = content_words(_MARKER.sub("", text))
+    words = content_words(MARKER.sub("", text))
     shared = sorted(((len(words & content_words(s.text)), s.number) for s in sources), reverse=True)
     if len(shared) > 1 and shared[0][0] >= 2 * max(shared[1][0], 1):
         return [s for s in sources if s.number == shared[0][1]]
@@ -130,8 +114,8 @@ def cite_answer(text: str, sources: list[Source]) -> tuple[str, list[Citation], 
     A 1.5B model often cites [2] for a figure it read in [1]; provenance settles that.
     """
     by_number = {s.number: s for s in sources}
-    notes = [f"dropped marker [{n}]: no such source" for n in _markers(text) if n not in by_number]
-    marked = [by_number[n] for n in dict.fromkeys(_markers(text)) if n in by_number]
+    notes = [f"dropped marker [{n}]: no such source" for n in markers(text) if n not in by_number]
+    marked = [by_number[n] for n in dict.fromkeys(markers(text)) if n in by_number]
     origin = _provenance(text, sources)
     if origin and origin != marked:
         notes.append(
@@ -141,31 +125,50 @@ def cite_answer(text: str, sources: list[Source]) -> tuple[str, list[Citation], 
         notes.append(f"cited [{sources[0].number}]: the answer named no source")
     cited = origin or marked or sources[:1]
     if cited == marked:
-        body = _MARKER.sub(lambda m: _valid_marker(m.group(1), by_number), text)
+        body = MARKER.sub(lambda m: _valid_marker(m.group(1), by_number), text)
     else:
-        body = _MARKER.sub("", text).rstrip(" .") + " " + "".join(f"[{s.number}]" for s in cited) + "."
+        body = MARKER.sub("", text).rstrip(" .") + " " + "".join(f"[{s.number}]" for s in cited) + "."
     return re.sub(r"\s+([.,;:])", r"\1", " ".join(body.split())), [_cite(s) for s in cited], notes
 
 
-# "The paper [1] shows ..." and "... is [2].": the small model names the marker, not the paper.
+# "The paper [1] shows ...", "... is [2]." and "as described in [1]": the small model names the
+# marker, not the paper.
 _UNNAMED_PAPER = [
-    re.compile(r"\b(?:the|this) (?:paper|study|work) \[(\d+)\]", re.I),
+    re.compile(r"\b(?:the|this|a) (?:paper|study|work) \[(\d+)\]", re.I),
     re.compile(r"(?<=\bis )\[(\d+)\](?=\s*[.,;]|\s*$)"),
+    re.compile(r"(?:(?<=\bin )|(?<=\bby )|(?<=\bfrom ))\[(\d+)\]"),
 ]
 
 
-def name_cited_papers(text: str, sources: list[Source]) -> str:
-    """Put the title in where the answer points at a paper only by its marker, unless it already names it."""
-    titles = {s.number: s.paper.title for s in sources}
+def names_of(paper: Paper) -> list[str]:
+    """The ways an answer may name a paper: its method's name, its title."""
+    return [name for name in (method_name(paper), paper.title) if name]
+
+
+def is_named(paper: Paper, text: str) -> bool:
+    """True when text names the paper in words, by its method's name or its title."""
+    lowered = text.lower()
+    return any(name.lower() in lowered for name in names_of(paper))
+
+
+def name_cited_papers(text: str, sources: list[Source], cited: Sequence[int]) -> str:
+    """Every cited paper named in words: the title where the answer points at a paper only by its
+    marker ("the paper [1] shows", "as described in [1]"), else beside its first marker."""
+    by_number = {s.number: s.paper for s in sources}
 
     def titled(match: re.Match[str]) -> str:
-        title = titles.get(int(match.group(1)))
-        if not title or title.lower() in text.lower():
+        paper = by_number.get(int(match.group(1)))
+        if not paper or is_named(paper, text):
             return match.group(0)
-        return f"\u201c{title}\u201d [{match.group(1)}]"
+        return f"\u201c{paper.title}\u201d [{match.group(1)}]"
 
     for pattern in _UNNAMED_PAPER:
         text = pattern.sub(titled, text)
+    for number in cited:
+        paper = by_number.get(number)
+        first = re.search(rf"\[(?:\d+\s*,\s*)*{number}(?:\s*,\s*\d+)*\]", text)
+        if paper and first and not is_named(paper, text):
+            text = f"{text[: first.start()]}(\u201c{paper.title}\u201d) {text[first.start() :]}"
     return text
 
 
@@ -205,12 +208,13 @@ def close_evidence(sources: list[Source]) -> list[Source]:
 def check_grounding(question: str, text: str, sources: list[Source]) -> str | None:
     """Why the answer says something the cited papers do not, or None when it is grounded.
 
-    Names the question uses must be in the cited papers too, and its figures must come from a paper
-    that has them all: "What FID does NitroFusion reach?" answered from another paper's FID is an
+    Coined names the question uses ("NitroFusion", "CTR") must be in the cited papers too (its plain
+    words need not be: a paraphrase names things in other words), and its figures must come from a
+    paper that has them all: "What FID does NitroFusion reach?" answered from another paper's FID is an
     answer about the wrong paper.
     """
     evidence = " ".join(s.paper.text for s in sources)
-    off_subject = unsupported_names(question, evidence)
+    off_subject = unsupported_coined_names(question, evidence)
     if off_subject:
         return f"the cited papers do not mention {', '.join(off_subject)}"
     numbers = unsupported_numbers(text, evidence)
@@ -218,7 +222,7 @@ def check_grounding(question: str, text: str, sources: list[Source]) -> str | No
         return f"the answer gave figures no source states: {', '.join(numbers)}"
     # "How many GPU hours did SlimFlow take?" answered with speedups from two other cited papers:
     # every figure must come from a paper that mentions all that the question names.
-    on_subject = [s for s in sources if not unsupported_names(question, s.paper.text)]
+    on_subject = [s for s in sources if not unsupported_coined_names(question, s.paper.text)]
     stray = unsupported_numbers(text, " ".join(s.paper.text for s in on_subject))
     if stray:
         return f"the figures {', '.join(stray)} come from papers that are not about what the question names"
@@ -226,6 +230,41 @@ def check_grounding(question: str, text: str, sources: list[Source]) -> str | No
     if names:
         return f"the answer named things no source mentions: {', '.join(names)}"
     return None
+
+
+def cited_sentences(
+    question: str, reply: str, sources: list[Source]
+) -> tuple[list[str], list[Citation], list[str], str | None]:
+    """A paragraph checked sentence by sentence: each cited where it comes from and grounded there.
+
+    A sentence with a figure or a name no cited paper states is dropped, not the whole paragraph:
+    one stray clause of a four-sentence explanation should not cost the reader the other three.
+    A sentence with no marker and nothing to trace it by takes the previous sentence's sources.
+    Returns the kept sentences, every paper they cite, notes, and why nothing was kept.
+    """
+    by_number = {s.number: s for s in sources}
+    kept: list[str] = []
+    cited: dict[int, Source] = {}
+    notes: list[str] = []
+    problem = None
+    previous: list[Source] = sources[:1]
+    for sentence in split_sentences(reply):
+        if len(without_markers(sentence).split()) < 3 or _NOT_SAID.search(sentence):
+            continue
+        if not markers(sentence) and not _provenance(sentence, sources):
+            sentence = sentence.rstrip(" .") + " " + "".join(f"[{s.number}]" for s in previous) + "."
+        text, citations, sentence_notes = cite_answer(sentence, sources)
+        own = [by_number[c.number] for c in citations]
+        why = check_grounding(question, text, own)
+        if why:
+            notes.append(f"dropped sentence ({why}): {sentence}")
+            problem = problem or why
+            continue
+        notes.extend(sentence_notes)
+        kept.append(text)
+        previous = own
+        cited.update((s.number, s) for s in own)
+    return kept, [_cite(s) for _, s in sorted(cited.items())], notes, None if kept else problem
 
 
 class Draft(NamedTuple):
@@ -269,30 +308,105 @@ class Asker:
         if not reply or _NOT_SAID.search(reply):
             return abstain(sources, "the model found no answer in the sources")
         text, citations, notes = cite_answer(reply, sources)
-        if len(_MARKER.sub("", text).split()) < 3:
+        if len(MARKER.sub("", text).split()) < 3:
             return abstain(sources, "the model gave no answer, only a marker", notes)
         problem = check_grounding(question, text, [s for s in sources if s.number in {c.number for c in citations}])
         if problem:
             return abstain(sources, problem, [*notes, f"withdrawn: {reply}"])
-        return Draft(name_cited_papers(text, sources), sources, citations, None, notes)
+        return Draft(name_cited_papers(text, sources, [c.number for c in citations]), sources, citations, None, notes)
 
-    def answer_list(self, question: str, hits: list[Hit]) -> Draft:
-        """Candidates near the best match, each judged alone with a yes/no question, listed with citations."""
-        # Only candidates near the best are shown to the model, so only they need evidence sentences.
-        candidates = [hit for hit in hits if near_the_best(hit, hits)]
-        sources = select_evidence(question, candidates, self.store.embedder, [3] * len(candidates))
-        check = per_paper_question(question)
+    def paragraph(self, prompt: str, question: str, sources: list[Source], on_token: OnToken | None) -> Draft:
+        """A few sentences from the model over sources, each cited and checked on its own."""
+        blocks = "\n".join(_source_block(s) for s in sources)
+        reply = self.calls.run(load_prompt(prompt), {"sources": blocks, "question": question}, 220, on_token)
+        kept, citations, notes, problem = cited_sentences(question, reply, sources)
+        if not kept:
+            return abstain(sources, problem or "the model found no answer in the sources", notes)
+        text = name_cited_papers(" ".join(kept), sources, [c.number for c in citations])
+        return Draft(text, sources, citations, None, notes)
+
+    def answer_open(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
+        """How, why, explain: a short paragraph from as much of the top abstract as the question needs."""
+        hits = focus(hits)
+        per_paper = [OPEN_SENTENCES] + [1] * (len(hits) - 1)
+        sources = close_evidence(select_evidence(question, hits, self.store.embedder, per_paper))
+        if not sources:
+            return abstain([], "the matching papers hold no sentence to answer from")
+        return self.paragraph("open", question, sources, on_token)
+
+    def compared_hits(self, question: str, retrieve_hits: Callable[[str, int], list[Hit]]) -> list[Hit]:
+        """The papers a compare question names, each found by its own words; else the top ones for it."""
+        compared = comparison(question)
+        count = compared.count if compared else 2
+        if compared and len(compared.subjects) >= 2:
+            chosen: dict[str, Hit] = {}
+            for subject in compared.subjects:
+                fresh = [h for h in retrieve_hits(subject, count + 1) if h.chunk.paper.id not in chosen]
+                if fresh:
+                    chosen[fresh[0].chunk.paper.id] = fresh[0]
+            if len(chosen) >= 2:
+                return list(chosen.values())
+        topic = compared.subjects[0] if compared and compared.subjects else question
+        return retrieve_hits(topic, count)
+
+    def answer_compare(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
+        """A sentence for each compared paper and one on how they differ; every compared paper cited."""
+        sources = select_evidence(question, hits, self.store.embedder, [COMPARE_SENTENCES] * len(hits))
+        if len(sources) < 2:
+            return abstain(sources, "fewer than two matching papers to compare")
+        draft = self.paragraph("compare", question, sources, on_token)
+        if draft.abstain_reason:
+            return draft
+        # The small model sometimes writes about one paper only; the other's best evidence sentence,
+        # quoted with its name, keeps the comparison whole without a second model call.
+        cited = {c.number for c in draft.citations}
+        missing = [s for s in sources if s.number not in cited]
+        extra = [f"\u201c{s.paper.title}\u201d reports: {split_sentences(s.text)[0]} [{s.number}]" for s in missing]
+        notes = [*draft.notes, *(f"quoted [{s.number}]: the model left it out" for s in missing)]
+        citations = sorted([*draft.citations, *(_cite(s) for s in missing)], key=lambda c: c.number)
+        return Draft(" ".join([draft.text, *extra]), sources, citations, None, notes)
+
+    def judged_relevant(self, sources: list[Source], check: str) -> list[Source]:
+        """The sources the model judges, one at a time, to answer check with yes."""
         prompt = load_prompt("relevance")
         chosen = []
         for source in sources:
             reply = self.calls.run(prompt, {"paper": f"{source.paper.title}\n{source.text}", "check": check}, 3)
             if reply.lower().lstrip(" *\"'").startswith("yes"):
                 chosen.append(source)
+        return chosen
+
+    def answer_list(self, question: str, hits: list[Hit]) -> Draft:
+        """Candidates near the best match, each judged alone with a yes/no question, listed with citations."""
+        # Only candidates near the best are shown to the model, so only they need evidence sentences.
+        candidates = [hit for hit in hits if near_the_best(hit, hits)]
+        sources = select_evidence(question, candidates, self.store.embedder, [3] * len(candidates))
+        chosen = self.judged_relevant(sources, per_paper_question(question))
         if not chosen:
             return abstain(sources, "no candidate paper passed the relevance check")
         listed = "; ".join(f"{s.paper.title} [{s.number}]" for s in chosen)
         noun = "paper matches" if len(chosen) == 1 else "papers match"
         return Draft(f"{len(chosen)} {noun}: {listed}.", sources, [_cite(s) for s in chosen])
+
+    def gist(self, source: Source) -> str:
+        """One line on a paper: its cached explainer's TL;DR, else its abstract's sentence nearest the topic."""
+        explainer = cached_explainer(source.paper, self.store.catalog, self.calls.model)
+        if explainer and not explainer.flagged:
+            return explainer.tldr
+        return split_sentences(source.text)[0]
+
+    def answer_summary(self, question: str, hits: list[Hit]) -> Draft:
+        """Summarise the day's papers on a topic: each matching paper, named, with a one-line gist."""
+        topic = summary_topic(question)
+        candidates = [hit for hit in hits if near_the_best(hit, hits)]
+        sources = select_evidence(topic, candidates, self.store.embedder, [1] * len(candidates))
+        chosen = self.judged_relevant(sources, f"Is this paper about {topic.rstrip(' ?.')}?")
+        if not chosen:
+            return abstain(sources, "no candidate paper passed the relevance check")
+        noun = "paper" if len(chosen) == 1 else "papers"
+        lines = [f"- \u201c{s.paper.title}\u201d [{s.number}]: {self.gist(s)}" for s in chosen]
+        heading = f"{len(chosen)} {noun} on {topic.rstrip(' ?.')}:"
+        return Draft("\n".join([heading, *lines]), sources, [_cite(s) for s in chosen])
 
     def ask(
         self,
@@ -314,15 +428,25 @@ class Asker:
             if on_token:
                 on_token(piece)
 
+        def retrieve_hits(query: str, depth: int) -> list[Hit]:
+            return retrieve(query, self.store, depth, day, paper_id, mode or self.settings.retrieval_mode)
+
         standalone = standalone_question(question, history, self.calls)
-        listing = is_list_question(standalone)
-        k = k or (self.settings.list_candidates if listing else self.settings.answer_papers)
-        hits = retrieve(standalone, self.store, k, day, paper_id, mode or self.settings.retrieval_mode)
+        kind = question_kind(standalone)
+        many = kind in ("list", "summary")
+        k = k or (self.settings.list_candidates if many else self.settings.answer_papers)
+        hits = self.compared_hits(standalone, retrieve_hits) if kind == "compare" else retrieve_hits(standalone, k)
         retrieved = time.perf_counter()
         if not hits or self._weak(hits):
             draft = abstain([], "no paper matches the question well")
-        elif listing:
+        elif kind == "list":
             draft = self.answer_list(standalone, hits)
+        elif kind == "summary":
+            draft = self.answer_summary(standalone, hits)
+        elif kind == "compare":
+            draft = self.answer_compare(standalone, hits, shown)
+        elif kind == "open":
+            draft = self.answer_open(standalone, hits, shown)
         else:
             draft = self.answer_single(standalone, hits, shown)
         total = _ms(started)
@@ -332,17 +456,17 @@ class Asker:
             answer=draft.text,
             abstained=draft.abstain_reason is not None,
             abstain_reason=draft.abstain_reason,
-            kind="list" if listing else "single",
+            kind=kind,
             citations=draft.citations,
             sources=draft.sources,
             model=self.calls.model,
-            prompt=load_prompt("relevance" if listing else "answer").id,
+            prompt=load_prompt(PROMPT_OF_KIND[kind]).id,
             timings=Timings(
                 retrieve_ms=int((retrieved - started) * 1000),
                 generate_ms=total - int((retrieved - started) * 1000),
                 total_ms=total,
-                # A list or an abstention is shown whole, when it is done.
-                first_token_ms=first_token[0] if first_token and not listing else total,
+                # A list, a summary or an abstention is shown whole, when it is done.
+                first_token_ms=first_token[0] if first_token and not many else total,
             ),
             usage=self.calls.usage.model_copy(),
             notes=list(draft.notes),

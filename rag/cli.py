@@ -346,7 +346,7 @@ def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> l
 
 
 @cli.command(name="eval")
-@click.argument("suite_path", metavar="SUITE", type=click.Path(path_type=Path))
+@click.argument("suite_args", metavar="SUITE...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--pipeline",
     type=click.Choice(["default", "dense", "bm25", "naive"]),
@@ -358,7 +358,8 @@ def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> l
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for run.json, report.md and report.html (default: under the data dir).",
+    help="Folder for run.json, report.md and report.html (default: under the data dir); "
+    "with several suites, each suite's reports go in a subfolder and the combined run at the top.",
 )
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="A run.json to compare against.")
 @click.option(
@@ -367,14 +368,15 @@ def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> l
     multiple=True,
     callback=_bars,
     metavar="METRIC=VALUE",
-    help="Exit 1 if the aggregate METRIC is below VALUE (above, for latency_*). Repeatable.",
+    help="Exit 1 if the (combined) aggregate METRIC is below VALUE (above, for latency_* and other "
+    "lower-is-better metrics). Repeatable.",
 )
 @click.option("--judge", is_flag=True, help="Also have the model check each answer sentence against its sources.")
 @click.option("--json", "as_json", is_flag=True, help="Print the aggregate and each case's pass/fail as JSON.")
 @click.pass_obj
 def cli_eval(
     settings: Settings,
-    suite_path: Path,
+    suite_args: tuple[Path, ...],
     pipeline: str,
     out_dir: Path | None,
     baseline: Path | None,
@@ -382,23 +384,37 @@ def cli_eval(
     judge: bool,
     as_json: bool,
 ) -> None:
-    """Run an eval SUITE in a fresh store built from its corpus, score every case, write reports."""
+    """Run eval SUITEs (files, or folders of them such as evals/suites/test) in fresh stores built from
+    their corpora, score every case, write reports: per suite, and all suites together."""
     from evals.metrics import metric_keys
     from evals.report import load_run, write_reports
-    from evals.run import eval_run_dir, run_suite
+    from evals.run import combine_runs, eval_run_dir, run_suite, suite_paths
     from evals.suite import load_suite
 
-    suite = load_suite(suite_path)
-    unknown = set(bars) - set(metric_keys(suite.kind, judge))
+    suites = [load_suite(path) for path in suite_paths(list(suite_args))]
+    kinds = {suite.kind for suite in suites}
+    if len(kinds) > 1:
+        raise click.BadParameter(
+            "answer and explainer suites score differently; run them separately", param_hint="SUITE"
+        )
+    kind = kinds.pop()
+    unknown = set(bars) - set(metric_keys(kind, judge))
     if unknown:
-        known = ", ".join(metric_keys(suite.kind, judge))
+        known = ", ".join(metric_keys(kind, judge))
         raise click.BadParameter(
             f"unknown metric {', '.join(sorted(unknown))}; known: {known}", param_hint="--fail-under"
         )
     before = load_run(baseline) if baseline else None
-    with tqdm(total=len(suite.cases), desc=f"{suite.name} ({pipeline})", unit="case", disable=None) as bar:
-        run = run_suite(suite, settings, get_chat(settings), pipeline, judge, lambda done, total: bar.update(1))
+    chat = get_chat(settings)
+    runs = []
+    for suite in suites:
+        with tqdm(total=len(suite.cases), desc=f"{suite.name} ({pipeline})", unit="case", disable=None) as bar:
+            runs.append(run_suite(suite, settings, chat, pipeline, judge, lambda done, total: bar.update(1)))
+    run = runs[0] if len(runs) == 1 else combine_runs(runs, kind)
     folder = out_dir or eval_run_dir(settings, run)
+    if len(runs) > 1:
+        for one in runs:
+            write_reports(one, folder / one.suite)
     paths = write_reports(run, folder, before)
     missed = missed_bars(run.aggregate, bars)
     if as_json:
@@ -406,6 +422,7 @@ def cli_eval(
         _echo_json(
             {
                 "aggregate": run.aggregate,
+                "suites": {one.suite: one.aggregate for one in runs},
                 "cases": cases,
                 "reports": {k: str(v) for k, v in paths.items()},
                 "failed_bars": missed,
@@ -415,8 +432,12 @@ def cli_eval(
         for case in run.cases:
             click.echo(f"{'PASS' if case.correct else 'FAIL'}  {case.id:<20} {case.question[:70]}")
         click.echo()
+        if len(runs) > 1:
+            for one in runs:
+                click.echo(f"{one.suite:<28} accuracy {one.aggregate.get('accuracy')}  ({len(one.cases)} cases)")
+            click.echo()
         for metric, value in run.aggregate.items():
-            click.echo(f"{metric:<20} {'-' if value is None else value}")
+            click.echo(f"{metric:<24} {'-' if value is None else value}")
         click.echo(f"\n{sum(c.correct for c in run.cases)}/{len(run.cases)} cases passed; reports in {folder}")
     if missed:
         for line in missed:

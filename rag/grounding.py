@@ -2,43 +2,97 @@
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
+
+from rag.citations import MARKER
 
 # A number, optionally with thousands separators and decimals: 5.75, 1,000, 0.611. It may carry a
 # unit letter (5.75x, 0.8B, 15.7M) but is not part of a name: the 3 of "3D", the 20 of "ResNet20".
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d])(?=[xXBMKkGT]?(?![A-Za-z]))")
-# LaTeX debris in abstracts glues numbers to words: "sim7 seconds", "64times64".
-_DEBRIS = re.compile(r"\bsim(?=\d)|(?<=\d)times(?=\d)")
-# [1], [2, 3] citation markers are not claims.
-_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+# LaTeX debris in abstracts glues numbers to words: "sim7 seconds", "64times64", "4-5times", "16times".
+_DEBRIS = re.compile(r"\bsim(?=\d)|(?<=\d)(?=(?:times|fold|percent)\b)|(?<=\d)times(?=\d)")
+# Figures written as words. "one" is left out: "one of the", "one-step" are rarely a claimed figure.
+_WORD_VALUES = {
+    **{w: n for n, w in enumerate(["two", "three", "four", "five", "six", "seven", "eight", "nine"], start=2)},
+    **{w: n for n, w in enumerate(["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen"], start=10)},
+    **{w: n for n, w in enumerate(["sixteen", "seventeen", "eighteen", "nineteen"], start=16)},
+    **{w: 10 * n for n, w in enumerate(["twenty", "thirty", "forty", "fifty", "sixty"], start=2)},
+    **{w: 10 * n for n, w in enumerate(["seventy", "eighty", "ninety"], start=7)},
+    "hundred": 100,
+    "thousand": 1000,
+    "dozen": 12,
+    "twice": 2,
+    "double": 2,
+    "doubles": 2,
+    "triple": 3,
+    "half": Decimal("0.5"),
+    "halves": Decimal("0.5"),
+}
+# "the two papers" counts the answer's own sources, not a finding.
+_NUMBER_WORD = re.compile(
+    r"\b(" + "|".join(_WORD_VALUES) + r")\b(?!\s+(?:papers?|studies|works|sources|abstracts)\b)", re.I
+)
 # Capitalised words inside a sentence (not its first word): names of methods, datasets, places.
 _NAME = re.compile(r"(?<=[a-z0-9,;:)] )([A-Z][\w-]*[A-Za-z0-9])")
 _WORDS_OK_CAPITALISED = {"I", "The", "This", "These", "It", "In", "A", "An"}
 
 
-def _number_spans(text: str) -> list[tuple[str, Decimal]]:
-    spans = []
-    for match in _NUMBER.finditer(_DEBRIS.sub(" ", _MARKER.sub(" ", text))):
+_PERCENT_AFTER = re.compile(r"\s*(?:\\?%|percent\b)")
+
+
+class Figure(NamedTuple):
+    """A figure as written, its value, and every value it may be stated as elsewhere."""
+
+    written: str
+    value: Decimal
+    forms: frozenset[Decimal]
+
+
+def figures_in(text: str) -> list[Figure]:
+    """Each figure in text: 50% may also be stated as 0.5, half as 0.5 or 50 (%), five as 5."""
+    text = _DEBRIS.sub(" ", MARKER.sub(" ", text))
+    figures = []
+    for match in _NUMBER.finditer(text):
         whole, fraction = match.groups()
         try:
-            spans.append((match.group(0), Decimal(whole.replace(",", "") + (fraction or "")).normalize()))
+            value = Decimal(whole.replace(",", "") + (fraction or "")).normalize()
         except InvalidOperation:
             continue
-    return spans
+        share = (value / 100).normalize() if _PERCENT_AFTER.match(text, match.end()) else value
+        figures.append(Figure(match.group(0), value, frozenset({value, share})))
+    for match in _NUMBER_WORD.finditer(text):
+        value = Decimal(_WORD_VALUES[match.group(1).lower()]).normalize()
+        percent = (value * 100).normalize() if value < 1 else value
+        figures.append(Figure(match.group(0), value, frozenset({value, percent})))
+    return figures
 
 
 def numbers_in(text: str) -> set[Decimal]:
-    """Every number in text as a value, so 16% = 16 percent = 16.0 and 5.75x = 5.75 times."""
-    return {value for _, value in _number_spans(text)}
+    """Every figure in text as a value: 16% = 16 percent = 16.0, 5.75x = 5.75 times, five = 5."""
+    return {figure.value for figure in figures_in(text)}
 
 
 def unsupported_numbers(text: str, sources: str) -> list[str]:
-    """Numbers in text, as written there, that no source states."""
-    known = numbers_in(sources)
-    return list(dict.fromkeys(written for written, value in _number_spans(text) if value not in known))
+    """Figures in text, as written there, that no source states in any form."""
+    known = {form for figure in figures_in(sources) for form in figure.forms}
+    return list(dict.fromkeys(f.written for f in figures_in(text) if not f.forms & known))
 
 
 def unsupported_names(text: str, sources: str) -> list[str]:
     """Capitalised names in text that appear in no source (case-insensitive)."""
     lowered = sources.lower()
-    names = {m for m in _NAME.findall(_MARKER.sub(" ", text)) if m not in _WORDS_OK_CAPITALISED}
+    names = {m for m in _NAME.findall(MARKER.sub(" ", text)) if m not in _WORDS_OK_CAPITALISED}
     return sorted(n for n in names if n.lower() not in lowered)
+
+
+# A coined name, not an ordinary capitalised word: "NitroFusion", "CTR", "GPT-4", "LoRA", "ResNet20".
+_COINED = re.compile(r"[A-Z\d]")
+
+
+def unsupported_coined_names(text: str, sources: str) -> list[str]:
+    """The coined names (acronyms, CamelCase, names with digits) in text that no source mentions.
+
+    A question's own words are no claim: "the Transformer paper" may name in other words what an
+    abstract calls "attention-only network", but "NitroFusion" is a name the right paper must use.
+    """
+    return [name for name in unsupported_names(text, sources) if _COINED.search(name[1:])]

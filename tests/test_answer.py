@@ -16,14 +16,13 @@ from rag.answer import (
     check_grounding,
     cite_answer,
     close_evidence,
-    is_list_question,
     name_cited_papers,
-    per_paper_question,
 )
 from rag.chains import ModelCalls
 from rag.models import Answer, Paper, Source, Turn
 from rag.prompts import CANNOT_ANSWER, load_prompt
 from rag.providers import Embedder
+from rag.question import is_list_question, per_paper_question
 from rag.settings import Settings
 from rag.store import Store, open_store
 from tests.conftest import SHARED_CACHE, HashEmbeddings, Reply, ScriptedChat, fake_library_env, run_cli
@@ -291,11 +290,16 @@ def test_a_number_only_found_inside_a_name_like_3d_is_withdrawn(library: Library
             "Yes, there is one, which is \u201cPaper 3\u201d [3], and it is fast.",
         ),
         ("Paper 1 makes objects fast, as the paper [1] says.", "Paper 1 makes objects fast, as the paper [1] says."),
-        ("Kernels give a 5.75x speedup [2].", "Kernels give a 5.75x speedup [2]."),
+        (
+            "Yes, there is a paper that makes objects fast, as described in [1].",
+            "Yes, there is a paper that makes objects fast, as described in \u201cPaper 1\u201d [1].",
+        ),
+        ("Kernels give a 5.75x speedup [2].", "Kernels give a 5.75x speedup (\u201cPaper 2\u201d) [2]."),
+        ("Paper 2 kernels give a 5.75x speedup [2].", "Paper 2 kernels give a 5.75x speedup [2]."),
     ],
 )
-def test_a_paper_named_only_by_its_marker_gets_its_title(text: str, named: str) -> None:
-    assert name_cited_papers(text, SOURCES) == named
+def test_every_cited_paper_is_named_in_words(text: str, named: str) -> None:
+    assert name_cited_papers(text, SOURCES, [int(n) for n in re.findall(r"\[(\d+)\]", text)]) == named
 
 
 def test_an_answer_naming_the_paper_by_marker_shows_the_title(library: Library) -> None:

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from rag.grounding import numbers_in, unsupported_names, unsupported_numbers
+from rag.grounding import numbers_in, unsupported_coined_names, unsupported_names, unsupported_numbers
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,32 @@ def test_sentence_initial_words_are_not_names() -> None:
 
 def test_names_after_a_citation_marker_are_still_checked_inside_a_sentence() -> None:
     assert unsupported_names("It beats baselines [1], including Midjourney.", "it beats baselines") == ["Midjourney"]
+
+
+@pytest.mark.parametrize(
+    ("abstract", "answer"),
+    [
+        ("a 4-5times speedup over the baseline", "It is 4-5 times faster [1]."),
+        ("compresses the cache by 16times", "It compresses the cache 16x [1]."),
+        ("images at 64times64 resolution", "It works at 64x64 [1]."),
+        (r"reaches 88\% accuracy", "It reaches 88% accuracy [1]."),
+        ("evaluated on five benchmarks", "It is evaluated on 5 benchmarks [1]."),
+        ("cuts memory by 50%", "It halves memory, to half [1]."),
+        ("a dozen tasks", "It covers 12 tasks [1]."),
+    ],
+)
+def test_figures_as_real_abstracts_and_small_models_write_them_are_supported(abstract: str, answer: str) -> None:
+    assert unsupported_numbers(answer, abstract) == []
+
+
+def test_a_count_written_as_a_word_is_checked() -> None:
+    # "Two ..." where the abstract says five is a wrong figure, not a word.
+    assert unsupported_numbers("Two benchmarks are used [1].", "evaluated on five benchmarks") == ["Two"]
+    assert unsupported_numbers("The two papers differ in speed [1, 2].", "no counts here") == []
+
+
+def test_only_coined_names_in_a_question_must_be_in_the_papers() -> None:
+    abstract = "We present NitroFusion, a one-step diffusion model evaluated with FID."
+    question = "What FID does the one-step Gaussian image generator NitroFusion reach on COCO?"
+    assert unsupported_coined_names(question, abstract) == ["COCO"]
+    assert unsupported_names(question, abstract) == ["COCO", "Gaussian"]

@@ -53,7 +53,11 @@ PAPERS = [
     },
 ]
 QUESTION = "How much do sparse retrieval heads cut memory use in long-context reasoning?"
-STUB_ANSWER = "Routing only a few retrieval heads cuts memory use by 3.2x [1]."
+# It names the paper in words, as every answer must: one that does not gets the title put in.
+STUB_ANSWER = (
+    "In Sparse Retrieval Heads for Long-Context Reasoning, routing only a few retrieval heads cuts memory use "
+    "by 3.2x [1]."
+)
 
 
 @pytest.fixture

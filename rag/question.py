@@ -1,0 +1,106 @@
+"""What shape of answer a question asks for: one fact, an explanation, a comparison, a list or a summary.
+
+Read from the question's wording alone, before retrieval, so each kind takes its own path:
+- "single": a figure or a name, one sentence ("How fast is GVGEN?");
+- "open": how, why, explain, what is the idea, what does X say: a short grounded paragraph;
+- "compare": compare A and B, how do A and B differ, what do the two papers on X say;
+- "list": which papers ...: the set of papers that fit;
+- "summary": summarise today's papers on X: each matching paper with a one-line gist.
+"""
+
+import re
+from typing import Literal, NamedTuple
+
+from rag.evidence import asks_for_a_figure
+
+Kind = Literal["single", "open", "compare", "list", "summary"]
+KINDS: tuple[Kind, ...] = ("single", "open", "compare", "list", "summary")
+
+_SUMMARY = re.compile(
+    r"^\s*(?:please\s+)?(?:summari[sz]e|give (?:me )?(?:an? )?(?:overview|summary|rundown)|overview)\b"
+    r"|\bwhat(?:'s| is| are)? (?:new|the gist)\b.*\bpapers?\b",
+    re.I,
+)
+_SUMMARY_TOPIC = re.compile(r"\b(?:on|about|concerning|regarding|in|for)\s+(.+?)[\s?.!]*$", re.I)
+_LIST = re.compile(
+    r"^\s*(which|what|list|name|are there|find|show)\b[^?]*\bpapers\b|\bwhich of (?:the|today's) papers\b", re.I
+)
+_WHICH_PAPERS = re.compile(
+    r"^\s*(?:which|what) (?:of (?:the|today's) )?papers\s+(?:(are|were|is)\b|(do|does|did)\b)?\s*", re.I
+)
+# "Compare A and B: ...", "How do A and B differ ...", "the difference between A and B", "A vs B".
+_COMPARE_PAIR = [
+    re.compile(r"^\s*compare\s+(?:the\s+)?(.+?)\s+(?:and|with|to|against|vs\.?|versus)\s+(.+?)(?:\s*[:;?]|,|$)", re.I),
+    re.compile(r"\bhow (?:do|does|did) (.+?) and (.+?) (?:differ|compare)\b", re.I),
+    re.compile(r"\bdifferences? between (?:the\s+)?(.+?) and (.+?)(?:\s*[:;?]|,|\s+(?:in|on|when)\b|$)", re.I),
+    re.compile(r"^\s*(?:how (?:does|do) )?(.+?)\s+(?:vs\.?|versus)\s+(.+?)(?:\s*[:;?]|,|$)", re.I),
+]
+# "What do the two video papers say about ...?", "both papers on X", "the three papers about X".
+_COMPARE_GROUP = re.compile(
+    r"\b(?:the (two|three|2|3)|both(?: the)?) (?:(.+?) )?papers\b"
+    r"(?:\s+(?:on|about|concerning)\s+(.+?)(?=\s+(?:say|do|differ|agree|compare)\b|[?,:]|$))?",
+    re.I,
+)
+_COUNTS = {"two": 2, "three": 3, "2": 2, "3": 3}
+_OPEN = re.compile(
+    r"^\s*(?:how|why|explain|describe|walk me through|in what way|what (?:is|are) the (?:main |key |core |central )?"
+    r"(?:idea|intuition|insight|contribution|approach|mechanism|method|problem|motivation)s?\b"
+    r"|what (?:does|do|did) .+? (?:say|propose|argue|find|show|change|do)\b|what makes\b|what problem)",
+    re.I,
+)
+
+
+class Comparison(NamedTuple):
+    """What a compare question sets side by side: named subjects, or the N papers on a topic."""
+
+    subjects: list[str]
+    count: int
+
+
+def is_list_question(question: str) -> bool:
+    """'Which papers ...' asks for a set of papers, not one fact."""
+    return bool(_LIST.search(question))
+
+
+def comparison(question: str) -> Comparison | None:
+    """The papers a question compares, or None when it compares nothing."""
+    group = _COMPARE_GROUP.search(question)
+    if group:
+        count = _COUNTS.get((group.group(1) or "two").lower(), 2)
+        topic = " ".join(part for part in (group.group(2), group.group(3)) if part)
+        return Comparison([topic] if topic else [], count)
+    for pattern in _COMPARE_PAIR:
+        match = pattern.search(question)
+        if match:
+            subjects = [s.strip(" \"'") for s in match.groups()]
+            if all(len(s.split()) <= 12 for s in subjects):
+                return Comparison(subjects, len(subjects))
+    return None
+
+
+def summary_topic(question: str) -> str:
+    """'Summarise today's papers on video generation.' -> 'video generation' (the question if no topic)."""
+    match = _SUMMARY_TOPIC.search(question)
+    return match.group(1).strip() if match else question
+
+
+def question_kind(question: str) -> Kind:
+    """The answer shape the question asks for; a figure question is always a single answer."""
+    if _SUMMARY.search(question):
+        return "summary"
+    if comparison(question):
+        return "compare"
+    if is_list_question(question):
+        return "list"
+    if not asks_for_a_figure(question) and _OPEN.search(question):
+        return "open"
+    return "single"
+
+
+def per_paper_question(question: str) -> str:
+    """'Which papers study X?' -> 'Does this paper study X?': a question one paper can answer alone."""
+    match = _WHICH_PAPERS.match(question)
+    if not match:
+        return f"Does this paper answer the request: {question}"
+    verb = "Is" if match.group(1) else "Does"
+    return f"{verb} this paper {question[match.end() :].rstrip(' ?')}?"

@@ -1,0 +1,49 @@
+"""Question kinds: the answer shape is read from the wording, before retrieval."""
+
+import pytest
+
+from rag.question import Comparison, comparison, question_kind, summary_topic
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How fast is GVGEN at generating 3D Gaussians?", "single"),
+        ("What speedup does Flex deliver over 2,048 A100 GPUs, compared with the previous state of the art?", "single"),
+        ("How many worker nodes did the paper use?", "single"),
+        ("How does Flex reduce the cost of adaptive parallelism?", "open"),
+        ("Explain the main idea of Rolling Forcing.", "open"),
+        ("Why is grokking hard without regularization, according to the paper?", "open"),
+        ("What is the key idea behind MoS?", "open"),
+        ("What does the SlimFlow paper say about rectified flows?", "open"),
+        ("Compare SlimFlow and GVGEN: how does each speed up generation?", "compare"),
+        ("How do MoS and LoRA differ in parameter sharing?", "compare"),
+        ("What do the two grokking papers say about lottery tickets?", "compare"),
+        ("Which papers concern grokking?", "list"),
+        ("What papers propose federated learning algorithms?", "list"),
+        ("Summarise today's papers on video generation.", "summary"),
+        ("Give me an overview of the papers about robotics", "summary"),
+    ],
+)
+def test_question_kind(question: str, kind: str) -> None:
+    assert question_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Compare SlimFlow and GVGEN: how does each speed up generation?", Comparison(["SlimFlow", "GVGEN"], 2)),
+        ("How do MoS and LoRA differ in parameter sharing?", Comparison(["MoS", "LoRA"], 2)),
+        ("What is the difference between Tutel and Fairseq?", Comparison(["Tutel", "Fairseq"], 2)),
+        ("What do the two grokking papers say about lottery tickets?", Comparison(["grokking"], 2)),
+        ("What do the three papers on CTR prediction say?", Comparison(["CTR prediction"], 3)),
+        ("How fast is GVGEN?", None),
+    ],
+)
+def test_comparison_finds_what_is_compared(question: str, expected: Comparison | None) -> None:
+    assert comparison(question) == expected
+
+
+def test_summary_topic() -> None:
+    assert summary_topic("Summarise today's papers on video generation.") == "video generation"
+    assert summary_topic("Summarize the papers about LLM agents?") == "LLM agents"

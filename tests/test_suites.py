@@ -1,0 +1,47 @@
+"""The shipped eval suites: split by day, every tag on every Hugging Face day, and answerable from
+their own corpora (a fact or key point no expected abstract states would score the pipeline wrong)."""
+
+from pathlib import Path
+
+import pytest
+
+from evals.metrics import fact_found
+from evals.run import suite_paths
+from evals.suite import ROOT, TAGS, Suite, load_suite
+from rag.models import Paper, normalise_title
+from rag.sources import ReadOptions, read_papers
+
+SUITES = ROOT / "evals" / "suites"
+DAY_SUITES = suite_paths([SUITES / "dev", SUITES / "test"])
+
+
+def _papers(suite: Suite) -> dict[str, Paper]:
+    papers = [p for path in suite.corpus_paths() for p in read_papers(path, options=ReadOptions(listed_on=suite.date))]
+    return {key: p for p in papers for key in (p.id, normalise_title(p.title))}
+
+
+def test_dev_and_test_are_different_days_and_enough_of_them() -> None:
+    dev = {load_suite(p).date for p in suite_paths([SUITES / "dev"])}
+    test = {load_suite(p).date for p in suite_paths([SUITES / "test"])}
+    assert len(dev) >= 4 and len(test) >= 3
+    assert not dev & test
+    assert len({d.year for d in dev | test}) == 3
+
+
+@pytest.mark.parametrize("path", [p for p in DAY_SUITES if p.name.startswith("hf-")], ids=lambda p: p.stem)
+def test_each_hugging_face_day_has_every_tag(path: Path) -> None:
+    suite = load_suite(path)
+    assert len(suite.cases) >= 30
+    assert {tag for case in suite.cases for tag in case.tags} == set(TAGS)
+
+
+@pytest.mark.parametrize("path", DAY_SUITES, ids=lambda p: p.stem)
+def test_expected_papers_facts_and_key_points_are_in_the_corpus(path: Path) -> None:
+    suite = load_suite(path)
+    papers = _papers(suite)
+    for case in suite.cases:
+        expected = [papers.get(ref) or papers.get(normalise_title(ref)) for ref in case.expected_papers]
+        assert all(expected), f"{case.id}: an expected paper is not in the corpus"
+        text = " ".join(p.text for p in expected if p)
+        for point in [*case.expected_facts, *case.key_points]:
+            assert fact_found(point, text), f"{case.id}: {point} is in no expected paper"
