@@ -631,3 +631,61 @@ def test_ask_date_filters_the_papers(cli_library: Path, chat: ScriptedChat) -> N
     other_day = json.loads(run_cli("ask", question, "--date", "2025-10-31", "--json").stdout)
     assert HEADS["id"] not in {s["paper_id"] for s in other_day["sources"]}
     assert other_day["citations"] == []
+
+
+# --------------------------------------------------------------------------- open, compare, summary
+
+
+def test_an_open_question_gets_a_paragraph_with_every_sentence_cited(library: Library) -> None:
+    reply = (
+        "Rolling Forcing streams long videos from a diffusion model in real time [1]. "
+        "It reduces error accumulation by joint denoising of frames. "
+        "It also runs at 60 frames per second on a phone [1]."
+    )
+    answer, chat = ask(library, "How does Rolling Forcing reduce error accumulation?", reply)
+    assert answer.kind == "open" and not answer.abstained
+    assert "two to four sentences" in str(chat.received[0][0].content)
+    # The sentence without a marker takes its neighbour's source; the one with a figure no source states is dropped.
+    assert answer.answer == (
+        "Rolling Forcing streams long videos from a diffusion model in real time [1]. "
+        "It reduces error accumulation by joint denoising of frames [1]."
+    )
+    assert [c.paper_id for c in answer.citations] == ["2510.00005"]
+    assert any("60" in note for note in answer.notes)
+
+
+def test_an_open_answer_with_nothing_grounded_abstains_with_the_reason(library: Library) -> None:
+    answer, _ = ask(library, "How does Rolling Forcing reduce error accumulation?", "It runs at 60 fps on Sora [1].")
+    assert answer.abstained and answer.kind == "open"
+    assert "60" in (answer.abstain_reason or "") or "Sora" in (answer.abstain_reason or "")
+
+
+def test_a_comparison_cites_every_compared_paper(library: Library) -> None:
+    # The model writes about GVGEN only; the kernels paper is quoted from its evidence so both are covered.
+    reply = "GVGEN generates an object in about 7 seconds on one GPU [1]."
+    answer, chat = ask(library, "Compare GVGEN and the sparse attention kernels: how fast is each?", reply)
+    assert answer.kind == "compare" and not answer.abstained
+    assert {c.paper_id for c in answer.citations} == {"2403.12957", "2510.00002"}
+    assert "Sparse Attention Kernels for Long Video Diffusion" in answer.answer
+    shown = chat.shown()
+    assert "GVGEN" in shown and "5.75x" in shown
+
+
+def test_a_summary_lists_each_matching_paper_with_a_gist(library: Library) -> None:
+    def judge(messages: list[BaseMessage]) -> str:
+        paper = str(messages[-1].content).split("Question:")[0]
+        return "yes" if "video" in paper.lower() else "no"
+
+    answer, _ = ask(library, "Summarise today's papers on video diffusion.", judge)
+    assert answer.kind == "summary" and not answer.abstained
+    assert {c.paper_id for c in answer.citations} == {"2510.00002", "2510.00005"}
+    lines = answer.answer.splitlines()
+    assert lines[0] == "2 papers on video diffusion:"
+    assert all(line.startswith("- \u201c") and "]: " in line for line in lines[1:])
+
+
+def test_a_fact_answer_that_does_not_name_its_paper_gets_the_title(library: Library) -> None:
+    question = "How fast are the sparse attention kernels on 720p videos?"
+    answer, _ = ask(library, question, "They give a 5.75x speedup [1].")
+    title = "Sparse Attention Kernels for Long Video Diffusion"
+    assert answer.answer == f"They give a 5.75x speedup (\u201c{title}\u201d) [1]."
