@@ -158,7 +158,7 @@ class Answer(BaseModel):
     answer: str = Field(description="Answer text with [n] markers, or the cannot-answer sentence")
     abstained: bool = Field(description="True when the papers do not answer the question")
     abstain_reason: str | None = Field(default=None, description="Why it abstained")
-    kind: str = Field(description="single (one answer from evidence) or list (which papers ...)")
+    kind: str = Field(description="single (a fact), open (how, why), compare, list (which papers) or summary")
     citations: list[Citation] = Field(default_factory=list, description="Cited papers, all among sources")
     sources: list[Source] = Field(default_factory=list, description="What the model was shown")
     model: str = Field(description="Chat model that answered")
@@ -174,7 +174,8 @@ class Answer(BaseModel):
             "answer": self.answer,
             "abstained": self.abstained,
             "abstain_reason": self.abstain_reason,
-            "citations": [c.model_dump(exclude={"number"}) for c in self.citations],
+            "kind": self.kind,
+            "citations": [c.model_dump() for c in self.citations],
             "sources": [
                 {"paper_id": s.paper.id, "title": s.paper.title, "score": round(s.score, 4), "text": s.text}
                 for s in self.sources

@@ -22,7 +22,7 @@ from rag.chains import ModelCalls
 from rag.models import Answer, Paper, Source, Turn
 from rag.prompts import CANNOT_ANSWER, load_prompt
 from rag.providers import Embedder
-from rag.question import is_list_question, per_paper_question
+from rag.question import KINDS, is_list_question, per_paper_question
 from rag.settings import Settings
 from rag.store import Store, open_store
 from tests.conftest import SHARED_CACHE, HashEmbeddings, Reply, ScriptedChat, fake_library_env, run_cli
@@ -538,7 +538,9 @@ def _check_contract(payload: dict) -> None:
     }
     for key, kind in expected.items():
         assert isinstance(payload[key], kind), key
+    assert payload["kind"] in KINDS
     for citation in payload["citations"]:
+        assert isinstance(citation["number"], int) and f"[{citation['number']}]" in payload["answer"]
         assert isinstance(citation["paper_id"], str) and isinstance(citation["title"], str)
         assert citation["url"] is None or isinstance(citation["url"], str)
     for source in payload["sources"]:

@@ -146,6 +146,44 @@ def test_fail_under_gates_and_names_the_metric(tiny_suite: Path, fake_model: Scr
     assert too_slow.exit_code == 1 and "above the bar" in too_slow.output
 
 
+def test_a_folder_of_suites_is_reported_per_suite_and_together(
+    tiny_suite: Path, fake_model: ScriptedChat, tmp_path: Path
+) -> None:
+    folder = tmp_path / "days"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(tiny_suite.read_text().replace("name: tiny", "name: day-a"))
+    # The second day keeps only its right answers: the combined accuracy sits between the two days.
+    (folder / "b.yaml").write_text(
+        tiny_suite.read_text().replace("name: tiny", "name: day-b").split("  - id: fact-2")[0]
+    )
+    out = tmp_path / "both"
+    result = run_cli("eval", str(folder), "--out", str(out), "--json", "--fail-under", "accuracy=0.8")
+    payload = json.loads(result.stdout)
+    assert payload["suites"]["day-a"]["accuracy"] == pytest.approx(2 / 3, abs=1e-3)
+    assert payload["suites"]["day-b"]["accuracy"] == 1.0
+    assert payload["aggregate"]["accuracy"] == pytest.approx(4 / 5, abs=1e-3)
+    assert [c["id"] for c in payload["cases"]][:2] == ["day-a/fact-1", "day-a/unans-1"]
+    assert result.exit_code == 0, result.output
+    assert (out / "day-a" / "run.json").is_file() and (out / "day-b" / "report.md").is_file()
+    combined = json.loads((out / "run.json").read_text())
+    assert combined["suite"] == "day-a+day-b" and len(combined["cases"]) == 5
+    stricter = run_cli(
+        "eval",
+        str(folder / "a.yaml"),
+        str(folder / "b.yaml"),
+        "--out",
+        str(tmp_path / "x"),
+        "--fail-under",
+        "accuracy=0.9",
+    )
+    assert stricter.exit_code == 1 and "Failed bar: accuracy = 0.8" in stricter.output
+
+
+def test_an_empty_suite_folder_is_one_clear_error(tmp_path: Path, fake_model: ScriptedChat) -> None:
+    result = run_cli("eval", str(tmp_path))
+    assert result.exit_code == 1 and "no suite files" in result.output
+
+
 def test_unknown_metric_is_refused_before_running(tiny_suite: Path, fake_model: ScriptedChat) -> None:
     result = run_cli("eval", str(tiny_suite), "--fail-under", "speed=1")
     assert result.exit_code == 2
