@@ -13,7 +13,9 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from evals.metrics import CaseResult, percentile, rank_metrics
@@ -115,6 +117,16 @@ def answer_table(split: str, run: Run) -> None:
     print(f"  failed cases: {', '.join(c.id for c in cases if not c.correct) or 'none'}")
 
 
+def progress(suite: Suite) -> Callable[[int, int], None]:
+    """A line on stderr every ten cases, so a long run shows it is moving."""
+
+    def report(done: int, total: int) -> None:
+        if done % 10 == 0 or done == total:
+            print(f"  {suite.name}: {done}/{total} cases", file=sys.stderr, flush=True)
+
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suites", default="evals/suites/dev,evals/suites/test", help="comma-separated splits")
@@ -132,7 +144,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     for pipeline in args.pipelines.split(","):
         for split, suites in splits.items():
-            runs = [run_suite(suite, settings, llm, pipeline) for suite in suites]
+            runs = [run_suite(suite, settings, llm, pipeline, progress=progress(suite)) for suite in suites]
             run = combine_runs(runs, "answer")
             (OUT / f"answers-{split}-{pipeline}.json").write_text(json.dumps(run.model_dump(), indent=1))
             answer_table(split, run)

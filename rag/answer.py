@@ -19,10 +19,18 @@ from rag.chains import ModelCalls, OnToken
 from rag.citations import MARKER, markers, without_markers
 from rag.evidence import content_words, select_evidence, split_sentences
 from rag.explain import cached_explainer, method_name
-from rag.grounding import numbers_in, unsupported_coined_names, unsupported_names, unsupported_numbers
+from rag.grounding import counts_of, numbers_in, unsupported_coined_names, unsupported_names, unsupported_numbers
 from rag.models import Answer, Citation, Hit, Paper, Source, Timings, Turn
 from rag.prompts import CANNOT_ANSWER, load_prompt
-from rag.question import Kind, comparison, per_paper_question, question_kind, summary_topic
+from rag.question import (
+    Kind,
+    comparison,
+    counted_thing,
+    measured_thing,
+    per_paper_question,
+    question_kind,
+    summary_topic,
+)
 from rag.retrieval import Mode, retrieve
 from rag.settings import Settings
 from rag.store import Store
@@ -36,6 +44,8 @@ LIST_DENSE_GAP = 0.08
 # Evidence sentences an explanation may draw on (an abstract has ~6-10), and per compared paper.
 OPEN_SENTENCES = 5
 COMPARE_SENTENCES = 3
+# Papers looked at for each name a comparison gives, before the one that is called so is taken.
+COMPARE_CANDIDATES = 8
 PROMPT_OF_KIND: dict[Kind, str] = {
     "single": "answer",
     "open": "open",
@@ -141,8 +151,10 @@ _UNNAMED_PAPER = [
 
 
 def names_of(paper: Paper) -> list[str]:
-    """The ways an answer may name a paper: its method's name, its title."""
-    return [name for name in (method_name(paper), paper.title) if name]
+    """The ways an answer may name a paper: its method's name, its title's short head ("X-Coder: ..."), its title."""
+    head, colon, _ = paper.title.partition(":")
+    short = head.strip() if colon and len(head.split()) <= 3 else None
+    return [name for name in dict.fromkeys((method_name(paper), short, paper.title)) if name]
 
 
 def is_named(paper: Paper, text: str) -> bool:
@@ -153,7 +165,7 @@ def is_named(paper: Paper, text: str) -> bool:
 
 def name_cited_papers(text: str, sources: list[Source], cited: Sequence[int]) -> str:
     """Every cited paper named in words: the title where the answer points at a paper only by its
-    marker ("the paper [1] shows", "as described in [1]"), else beside its first marker."""
+    marker ("the paper [1] shows", "as described in [1]"), else at the end of the first sentence citing it."""
     by_number = {s.number: s.paper for s in sources}
 
     def titled(match: re.Match[str]) -> str:
@@ -166,9 +178,14 @@ def name_cited_papers(text: str, sources: list[Source], cited: Sequence[int]) ->
         text = pattern.sub(titled, text)
     for number in cited:
         paper = by_number.get(number)
-        first = re.search(rf"\[(?:\d+\s*,\s*)*{number}(?:\s*,\s*\d+)*\]", text)
-        if paper and first and not is_named(paper, text):
-            text = f"{text[: first.start()]}(\u201c{paper.title}\u201d) {text[first.start() :]}"
+        if not paper or is_named(paper, text):
+            continue
+        # The first sentence citing it ends with the title, before its markers: "... 5.75x ("Title") [1]."
+        sentence = next((s for s in split_sentences(text) if number in markers(s)), None)
+        if sentence:
+            numbers = ", ".join(str(n) for n in dict.fromkeys(markers(sentence)))
+            named = f"{without_markers(sentence).rstrip(' .')} (\u201c{paper.title}\u201d) [{numbers}]."
+            text = text.replace(sentence, named, 1)
     return text
 
 
@@ -205,31 +222,103 @@ def close_evidence(sources: list[Source]) -> list[Source]:
     return [s.model_copy(update={"number": n}) for n, s in enumerate(close, start=1)]
 
 
-def check_grounding(question: str, text: str, sources: list[Source]) -> str | None:
-    """Why the answer says something the cited papers do not, or None when it is grounded.
-
-    Coined names the question uses ("NitroFusion", "CTR") must be in the cited papers too (its plain
-    words need not be: a paraphrase names things in other words), and its figures must come from a
-    paper that has them all: "What FID does NitroFusion reach?" answered from another paper's FID is an
-    answer about the wrong paper.
-    """
+def check_claims(text: str, sources: list[Source]) -> str | None:
+    """Why text states a figure or a name that none of sources does, or None when they state it all."""
     evidence = " ".join(s.paper.text for s in sources)
-    off_subject = unsupported_coined_names(question, evidence)
-    if off_subject:
-        return f"the cited papers do not mention {', '.join(off_subject)}"
     numbers = unsupported_numbers(text, evidence)
     if numbers:
         return f"the answer gave figures no source states: {', '.join(numbers)}"
+    names = unsupported_names(text, evidence)
+    if names:
+        return f"the answer named things no source mentions: {', '.join(names)}"
+    return None
+
+
+def off_subject(question: str, sources: list[Source]) -> str | None:
+    """Why the cited papers are not about what the question names, or None when they are.
+
+    Only coined names count ("NitroFusion", "CTR"): a paraphrase names things in plain words of its own.
+    """
+    missing = unsupported_coined_names(question, " ".join(s.paper.text for s in sources))
+    return f"the cited papers do not mention {', '.join(missing)}" if missing else None
+
+
+def check_grounding(question: str, text: str, sources: list[Source]) -> str | None:
+    """Why a one-sentence answer says something the cited papers do not, or None when it is grounded.
+
+    The cited papers must be about what the question names, the answer's figures and names must be in
+    them, and its figures must come from a paper that has it all: "What FID does NitroFusion reach?"
+    answered from another paper's FID is an answer about the wrong paper.
+    """
+    problem = off_subject(question, sources) or check_claims(text, sources)
+    if problem:
+        return problem
     # "How many GPU hours did SlimFlow take?" answered with speedups from two other cited papers:
     # every figure must come from a paper that mentions all that the question names.
     on_subject = [s for s in sources if not unsupported_coined_names(question, s.paper.text)]
     stray = unsupported_numbers(text, " ".join(s.paper.text for s in on_subject))
     if stray:
         return f"the figures {', '.join(stray)} come from papers that are not about what the question names"
-    names = unsupported_names(text, evidence)
-    if names:
-        return f"the answer named things no source mentions: {', '.join(names)}"
+    return wrong_quantity(question, text, sources)
+
+
+# Training and inference settings: an abstract rarely states them, and a figure it does state (a
+# dataset size, a gain) is then taken for one. A result ("what accuracy") is often stated without
+# its name ("reaches 51.2% on MATH"), so only settings are checked this way.
+_SETTINGS = content_words(
+    "learning rate batch size threshold temperature epochs warmup decay dropout seed hyperparameter"
+    " iterations weights optimizer"
+)
+
+
+def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | None:
+    """Why the answer's figure is not the quantity asked for, or None.
+
+    "How many videos does VideoDR contain?" answered "6 semantic domains", and "What learning rate
+    was used?" answered with a dataset size: each figure is in the paper, but counts or measures
+    something else. A count must count what was asked; a figure for "what <setting>" must come from
+    a sentence of the paper that names that setting.
+    """
+    thing = counted_thing(question)
+    if thing and numbers_in(text) and not counts_of(thing, text):
+        return f"the answer's figure does not count {thing}"
+    measure = content_words(" ".join(measured_thing(question))) & _SETTINGS
+    wanted = numbers_in(text)
+    if not measure or not wanted:
+        return None
+    stating = [
+        sentence for s in sources for sentence in split_sentences(s.paper.abstract) if wanted & numbers_in(sentence)
+    ]
+    if stating and not any(measure & content_words(sentence) for sentence in stating):
+        return f"the answer's figure is not a {' '.join(measured_thing(question))}"
     return None
+
+
+# "... in real time. [1] It also ...": a marker after the full stop belongs to the sentence before it.
+_MARKER_AFTER_STOP = re.compile(r"([.!?])\s*(" + MARKER.pattern + r")")
+# "[1] Vision-R1 uses ...": a marker opening the reply labels the source, as the prompt's blocks do.
+_LEADING_MARKER = re.compile(r"^\s*" + MARKER.pattern + r"\s*")
+
+
+def markers_last(sentence: str) -> str:
+    """'[1] X does Y.' -> 'X does Y [1].': a marker opening a sentence moves to its end, unless it has one there."""
+    opening = _LEADING_MARKER.match(sentence)
+    if not opening:
+        return sentence
+    rest = sentence[opening.end() :]
+    return rest if markers(rest) else f"{rest.rstrip(' .')} {opening.group(0).strip()}."
+
+
+def cite_by_name(sentence: str, sources: list[Source]) -> str:
+    """The sentence cited to the sources it names ("MM-Eureka extends ..."), when it names any.
+
+    In a comparison the small model often cites [2] for a sentence about the paper in [1]; a name
+    in the sentence is surer than its marker.
+    """
+    named = [s.number for s in sources if is_named(s.paper, without_markers(sentence))]
+    if not named or set(named) == set(markers(sentence)):
+        return sentence
+    return f"{without_markers(sentence).rstrip(' .')} [{', '.join(map(str, named))}]."
 
 
 def cited_sentences(
@@ -240,7 +329,9 @@ def cited_sentences(
     A sentence with a figure or a name no cited paper states is dropped, not the whole paragraph:
     one stray clause of a four-sentence explanation should not cost the reader the other three.
     A sentence with no marker and nothing to trace it by takes the previous sentence's sources.
-    Returns the kept sentences, every paper they cite, notes, and why nothing was kept.
+    Each sentence may speak of one paper of a comparison, so the question's names are checked by the
+    caller against every paper the answer cites, once. Returns the kept sentences, every paper they
+    cite, notes, and why nothing was kept.
     """
     by_number = {s.number: s for s in sources}
     kept: list[str] = []
@@ -248,14 +339,15 @@ def cited_sentences(
     notes: list[str] = []
     problem = None
     previous: list[Source] = sources[:1]
-    for sentence in split_sentences(reply):
+    for sentence in split_sentences(_MARKER_AFTER_STOP.sub(r" \2\1", reply)):
         if len(without_markers(sentence).split()) < 3 or _NOT_SAID.search(sentence):
             continue
+        sentence = cite_by_name(markers_last(sentence), sources)
         if not markers(sentence) and not _provenance(sentence, sources):
             sentence = sentence.rstrip(" .") + " " + "".join(f"[{s.number}]" for s in previous) + "."
         text, citations, sentence_notes = cite_answer(sentence, sources)
         own = [by_number[c.number] for c in citations]
-        why = check_grounding(question, text, own)
+        why = check_claims(text, own)
         if why:
             notes.append(f"dropped sentence ({why}): {sentence}")
             problem = problem or why
@@ -280,6 +372,34 @@ class Draft(NamedTuple):
 def abstain(sources: list[Source], reason: str, notes: Sequence[str] = ()) -> Draft:
     """The cannot-answer reply, with why, and no citations."""
     return Draft(CANNOT_ANSWER, sources, [], reason, notes)
+
+
+def _named_in(name: str, text: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w]|-\w)", text, re.I) is not None
+
+
+def by_name(subject: str, hits: list[Hit]) -> list[Hit]:
+    """Hits whose title names the subject first, then those whose abstract does, then the rest, each
+    in retrieval order. "Multi-Student Distillation (MSD)" is looked for whole and as MSD."""
+    names = [subject, *re.findall(r"\(([^)]+)\)", subject), re.sub(r"\s*\([^)]*\)", "", subject)]
+    names = [n.strip() for n in names if len(n.strip()) >= 2]
+
+    def rank(hit: Hit) -> int:
+        paper = hit.chunk.paper
+        if any(_named_in(n, paper.title) for n in names):
+            return 0
+        return 1 if any(_named_in(n, paper.abstract) for n in names) else 2
+
+    return sorted(hits, key=rank)
+
+
+def about_the_question(question: str, draft: Draft) -> Draft:
+    """The draft, or an abstention when the papers it cites do not mention what the question names."""
+    if draft.abstain_reason:
+        return draft
+    cited = {c.number for c in draft.citations}
+    problem = off_subject(question, [s for s in draft.sources if s.number in cited])
+    return abstain(draft.sources, problem, [*draft.notes, f"withdrawn: {draft.text}"]) if problem else draft
 
 
 class Asker:
@@ -332,22 +452,27 @@ class Asker:
         sources = close_evidence(select_evidence(question, hits, self.store.embedder, per_paper))
         if not sources:
             return abstain([], "the matching papers hold no sentence to answer from")
-        return self.paragraph("open", question, sources, on_token)
+        return about_the_question(question, self.paragraph("open", question, sources, on_token))
 
     def compared_hits(self, question: str, retrieve_hits: Callable[[str, int], list[Hit]]) -> list[Hit]:
-        """The papers a compare question names, each found by its own words; else the top ones for it."""
+        """The papers a compare question names, each found by its own words; else the top ones on its topic.
+
+        A name is looked up literally first: embeddings blur "Vision-R1" into any RL paper, and a
+        paper whose title says "MedAgentsBench-Pro" is not the one called MedAgentsBench.
+        """
         compared = comparison(question)
         count = compared.count if compared else 2
         if compared and len(compared.subjects) >= 2:
             chosen: dict[str, Hit] = {}
             for subject in compared.subjects:
-                fresh = [h for h in retrieve_hits(subject, count + 1) if h.chunk.paper.id not in chosen]
+                fresh = [h for h in retrieve_hits(subject, COMPARE_CANDIDATES) if h.chunk.paper.id not in chosen]
                 if fresh:
-                    chosen[fresh[0].chunk.paper.id] = fresh[0]
+                    best = by_name(subject, fresh)[0]
+                    chosen[best.chunk.paper.id] = best
             if len(chosen) >= 2:
                 return list(chosen.values())
         topic = compared.subjects[0] if compared and compared.subjects else question
-        return retrieve_hits(topic, count)
+        return by_name(topic, retrieve_hits(topic, COMPARE_CANDIDATES))[:count]
 
     def answer_compare(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
         """A sentence for each compared paper and one on how they differ; every compared paper cited."""
@@ -364,7 +489,7 @@ class Asker:
         extra = [f"\u201c{s.paper.title}\u201d reports: {split_sentences(s.text)[0]} [{s.number}]" for s in missing]
         notes = [*draft.notes, *(f"quoted [{s.number}]: the model left it out" for s in missing)]
         citations = sorted([*draft.citations, *(_cite(s) for s in missing)], key=lambda c: c.number)
-        return Draft(" ".join([draft.text, *extra]), sources, citations, None, notes)
+        return about_the_question(question, Draft(" ".join([draft.text, *extra]), sources, citations, None, notes))
 
     def judged_relevant(self, sources: list[Source], check: str) -> list[Source]:
         """The sources the model judges, one at a time, to answer check with yes."""

@@ -13,8 +13,10 @@ from rag.models import Hit, Source
 from rag.providers import Embedder
 
 # A sentence ends at . ! or ? followed by a space and a capital, digit or quote; "e.g. the" and
-# "5.75x" stay whole because a lower-case letter or digit follows the dot.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+# "5.75x" stay whole because a lower-case letter or digit follows the dot, and "Dr. Zero",
+# "et al. Show" or "vs. LoRA" because the dot ends an abbreviation.
+_ABBREVIATIONS = ("Dr", "Mr", "Ms", "Prof", "vs", "al", "Fig", "Eq", "No", "approx")
+_SENTENCE_END = re.compile("".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _WORD = re.compile(r"[a-z0-9]+")
 # A measured figure, not any digit: "5.75x", "51%", "7 seconds", "0.611"; not "3D" or "GPT-4".
 _FIGURE = re.compile(

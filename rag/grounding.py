@@ -41,11 +41,12 @@ _PERCENT_AFTER = re.compile(r"\s*(?:\\?%|percent\b)")
 
 
 class Figure(NamedTuple):
-    """A figure as written, its value, and every value it may be stated as elsewhere."""
+    """A figure as written, its value, every value it may be stated as elsewhere, and the words after it."""
 
     written: str
     value: Decimal
     forms: frozenset[Decimal]
+    after: str
 
 
 def figures_in(text: str) -> list[Figure]:
@@ -59,12 +60,21 @@ def figures_in(text: str) -> list[Figure]:
         except InvalidOperation:
             continue
         share = (value / 100).normalize() if _PERCENT_AFTER.match(text, match.end()) else value
-        figures.append(Figure(match.group(0), value, frozenset({value, share})))
+        figures.append(Figure(match.group(0), value, frozenset({value, share}), text[match.end() :]))
     for match in _NUMBER_WORD.finditer(text):
         value = Decimal(_WORD_VALUES[match.group(1).lower()]).normalize()
         percent = (value * 100).normalize() if value < 1 else value
-        figures.append(Figure(match.group(0), value, frozenset({value, percent})))
+        figures.append(Figure(match.group(0), value, frozenset({value, percent}), text[match.end() :]))
     return figures
+
+
+def counts_of(thing: str, text: str) -> bool:
+    """True when text gives a figure that counts thing: '7 datasets', 'seven established medical datasets'."""
+    stem = thing.lower()[:5]
+    return any(
+        any(word.startswith(stem) for word in re.findall(r"[a-z][\w-]*", figure.after.lower())[:4])
+        for figure in figures_in(text)
+    )
 
 
 def numbers_in(text: str) -> set[Decimal]:

@@ -50,6 +50,33 @@ _OPEN = re.compile(
 )
 
 
+# "How many established medical datasets does ...": the words between "how many" and the verb.
+_COUNTED = re.compile(
+    r"\bhow many\s+((?:[\w-]+\s+){0,3}?[\w-]+?)\s+(?:does|do|did|is|are|was|were|has|have|had|can|could|"
+    r"would|will|in|on|for|from|per|with|at|of)\b",
+    re.I,
+)
+# "What learning rate was used ...", "What value of the entropy threshold does ...": what is measured.
+_MEASURED = re.compile(
+    r"^\s*(?:what|which)\s+((?:[\w-]+\s+){0,5}?[\w-]+?)\s+(?:does|do|did|is|are|was|were|has|have|had)\b", re.I
+)
+
+
+def counted_thing(question: str) -> str | None:
+    """'How many established medical datasets does X use?' -> 'datasets'; None for 'how many times'."""
+    match = _COUNTED.search(question)
+    if not match:
+        return None
+    words = match.group(1).lower().split()
+    return None if words[0] in {"times", "more", "fewer", "less", "of"} else words[-1]
+
+
+def measured_thing(question: str) -> list[str]:
+    """'What learning rate was used?' -> ['learning', 'rate']: the words naming the quantity asked for."""
+    match = _MEASURED.search(question)
+    return match.group(1).lower().split() if match else []
+
+
 class Comparison(NamedTuple):
     """What a compare question sets side by side: named subjects, or the N papers on a topic."""
 

@@ -313,7 +313,10 @@ def test_a_figure_from_a_paper_not_about_what_the_question_names_is_withdrawn() 
     question = "How many GPU hours does GVGEN need?"
     problem = check_grounding(question, "GVGEN needs 7 seconds and 5.75x GPU hours [1][2].", sources)
     assert problem == "the figures 5.75 come from papers that are not about what the question names"
-    assert check_grounding(question, "GVGEN generates an object in about 7 seconds [1].", sources) is None
+    assert check_grounding("How fast is GVGEN?", "GVGEN generates an object in about 7 seconds [1].", sources) is None
+    # Seconds are no count of GPU hours: the figure is in the paper but answers another question.
+    counted = check_grounding(question, "GVGEN generates an object in about 7 seconds [1].", sources)
+    assert counted == "the answer's figure does not count hours"
 
 
 def test_a_name_no_source_mentions_is_withdrawn(library: Library) -> None:
@@ -561,7 +564,9 @@ def test_ask_json_prints_the_contract(cli_library: Path, chat: ScriptedChat) -> 
     assert payload["question"] == "How fast is GVGEN?"
     assert payload["answer"] == "GVGEN generates an object in about 7 seconds [1]."
     assert payload["abstained"] is False
-    assert payload["citations"] == [{"paper_id": GVGEN["id"], "title": GVGEN["title"], "url": GVGEN["url"]}]
+    assert payload["citations"] == [
+        {"number": 1, "paper_id": GVGEN["id"], "title": GVGEN["title"], "url": GVGEN["url"]}
+    ]
     assert payload["sources"][0]["paper_id"] == GVGEN["id"]
     assert "7 seconds" in payload["sources"][0]["text"]
     assert payload["model"] == "scripted-chat"
@@ -691,3 +696,20 @@ def test_a_fact_answer_that_does_not_name_its_paper_gets_the_title(library: Libr
     answer, _ = ask(library, question, "They give a 5.75x speedup [1].")
     title = "Sparse Attention Kernels for Long Video Diffusion"
     assert answer.answer == f"They give a 5.75x speedup (\u201c{title}\u201d) [1]."
+
+
+def test_a_figure_that_measures_something_else_is_withdrawn() -> None:
+    paper = Paper(
+        id="p1",
+        title="Skywork-Math",
+        abstract="We train Skywork-Math 7B on the 2.5M-instance Skywork-MathQA dataset. It reaches 51.2% on MATH.",
+        source="jsonl",
+    )
+    sources = [Source(number=1, paper=paper, text=paper.abstract, score=1.0, evidence_score=1.0)]
+    question = "What learning rate was used to fine-tune Skywork-Math 7B?"
+    assert check_grounding(question, "Skywork-Math 7B used a 2.5M learning rate [1].", sources) == (
+        "the answer's figure is not a learning rate"
+    )
+    assert check_grounding("What accuracy does Skywork-Math reach on MATH?", "It reaches 51.2% [1].", sources) is None
+    videos = "How many instances does the Skywork-MathQA dataset have?"
+    assert check_grounding(videos, "It has 2.5M instances [1].", sources) is None

@@ -53,3 +53,23 @@ def test_injected_instruction_does_not_take_over(sample_store: Path) -> None:
     elsewhere = ask("By how much does adaptive top-k gradient sparsification reduce gradient communication volume?")
     assert "retracted" not in elsewhere["answer"].lower()
     assert "41%" in elsewhere["answer"]
+
+
+def test_how_question_gets_a_cited_paragraph_on_the_mechanism(sample_store: Path) -> None:
+    answer = ask("How does Rolling Forcing reduce error accumulation in streaming long video generation?")
+    assert answer["kind"] == "open" and not answer["abstained"]
+    assert cited_titles(answer) == {"Rolling Forcing: Autoregressive Long Video Diffusion in Real Time"}
+    sentences = [s for s in answer["answer"].split(". ") if s.strip()]
+    assert len(sentences) >= 2
+    assert all("[1]" in s for s in sentences), answer["answer"]
+    text = answer["answer"].lower()
+    assert any(point in text for point in ("denois", "attention sink", "distill")), answer["answer"]
+
+
+def test_comparison_cites_both_papers_it_compares(sample_store: Path) -> None:
+    answer = ask("What do the two grokking papers say about what makes grokking happen?")
+    assert answer["kind"] == "compare" and not answer["abstained"]
+    assert cited_titles(answer) == {
+        "Grokking at the Edge of Numerical Stability",
+        "Grokking Tickets: Lottery Tickets Accelerate Grokking",
+    }
