@@ -28,9 +28,9 @@ _WORD_VALUES = {
     "half": Decimal("0.5"),
     "halves": Decimal("0.5"),
 }
-# "the two papers" counts the answer's own sources, not a finding.
+# "the two papers" counts the answer's own sources, not a finding; "half-finished", "two-stage" are words.
 _NUMBER_WORD = re.compile(
-    r"\b(" + "|".join(_WORD_VALUES) + r")\b(?!\s+(?:papers?|studies|works|sources|abstracts)\b)", re.I
+    r"\b(" + "|".join(_WORD_VALUES) + r")\b(?!-|\s+(?:papers?|studies|works|sources|abstracts)\b)", re.I
 )
 # Capitalised words inside a sentence (not its first word): names of methods, datasets, places.
 _NAME = re.compile(r"(?<=[a-z0-9,;:)] )([A-Z][\w-]*[A-Za-z0-9])")
@@ -90,9 +90,10 @@ def unsupported_numbers(text: str, sources: str) -> list[str]:
 
 def unsupported_names(text: str, sources: str) -> list[str]:
     """Capitalised names in text that appear in no source (case-insensitive)."""
-    lowered = sources.lower()
+    # "Feynman-Kac" is the name an abstract writes "Feynman Kac": hyphens and spaces compare equal.
+    lowered = sources.lower().replace("-", " ")
     names = {m for m in _NAME.findall(MARKER.sub(" ", text)) if m not in _WORDS_OK_CAPITALISED}
-    return sorted(n for n in names if n.lower() not in lowered)
+    return sorted(n for n in names if n.lower().replace("-", " ") not in lowered)
 
 
 # A coined name, not an ordinary capitalised word: "NitroFusion", "CTR", "GPT-4", "LoRA", "ResNet20".

@@ -15,7 +15,9 @@ from rag.answer import (
     Asker,
     check_grounding,
     cite_answer,
+    cite_by_name,
     close_evidence,
+    markers_last,
     name_cited_papers,
 )
 from rag.chains import ModelCalls
@@ -713,3 +715,12 @@ def test_a_figure_that_measures_something_else_is_withdrawn() -> None:
     assert check_grounding("What accuracy does Skywork-Math reach on MATH?", "It reaches 51.2% [1].", sources) is None
     videos = "How many instances does the Skywork-MathQA dataset have?"
     assert check_grounding(videos, "It has 2.5M instances [1].", sources) is None
+
+
+def test_a_comparison_sentence_is_cited_by_the_paper_it_names() -> None:
+    assert markers_last("[1] GVGEN makes objects fast.") == "GVGEN makes objects fast [1]."
+    assert cite_by_name("Paper 2 makes kernels fast [1].", SOURCES) == "Paper 2 makes kernels fast [2]."
+    assert cite_by_name("The second paper is faster [1].", SOURCES) == "The second paper is faster [2]."
+    both = cite_by_name("Paper 1 and Paper 2 differ [1].", SOURCES)
+    assert both == "Paper 1 and Paper 2 differ [1, 2]."
+    assert cite_by_name("It is fast [1].", SOURCES) == "It is fast [1]."

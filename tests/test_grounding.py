@@ -95,3 +95,8 @@ def test_only_coined_names_in_a_question_must_be_in_the_papers() -> None:
     question = "What FID does the one-step Gaussian image generator NitroFusion reach on COCO?"
     assert unsupported_coined_names(question, abstract) == ["COCO"]
     assert unsupported_names(question, abstract) == ["COCO", "Gaussian"]
+
+
+def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> None:
+    assert unsupported_numbers("The code was left half-finished in a two-stage pipeline [1].", "no figures") == []
+    assert unsupported_names("We use Feynman-Kac steering [1].", "we propose feynman kac (fk) steering") == []
