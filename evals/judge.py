@@ -1,20 +1,17 @@
 """Optional LLM judge: the configured model checks each answer sentence against its cited sources."""
 
-import re
-
 from rag.chains import ModelCalls
+from rag.citations import without_markers
 from rag.evidence import split_sentences
 from rag.models import Answer
 from rag.prompts import load_prompt
-
-_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
 def judge_answer(answer: Answer, calls: ModelCalls) -> float | None:
     """Share of the answer's sentences the judge finds supported by the cited sources; None if nothing to judge."""
     cited = {c.paper_id for c in answer.citations}
     evidence = "\n".join(f"{s.paper.title}: {s.text}" for s in answer.sources if s.paper.id in cited)
-    claims = split_sentences(_MARKER.sub("", answer.answer))
+    claims = split_sentences(without_markers(answer.answer))
     if answer.abstained or not evidence or not claims:
         return None
     prompt = load_prompt("judge")

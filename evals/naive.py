@@ -8,13 +8,13 @@ import re
 import time
 
 from rag.chains import ModelCalls
+from rag.citations import markers
 from rag.models import Answer, Citation, Source, Timings
 from rag.prompts import load_prompt
 from rag.retrieval import retrieve
 from rag.store import Store
 
 NAIVE_K = 4
-_MARKER = re.compile(r"\[(\d+)\]")
 _NOT_SAID = re.compile(r"\bdo(?:es)? not (?:say|contain)\b", re.I)
 
 
@@ -31,7 +31,7 @@ def naive_answer(question: str, store: Store, calls: ModelCalls) -> Answer:
     prompt = load_prompt("naive")
     reply = calls.run(prompt, {"sources": blocks, "question": question}, 200)
     by_number = {s.number: s for s in sources}
-    cited = [by_number[int(n)] for n in dict.fromkeys(_MARKER.findall(reply)) if int(n) in by_number]
+    cited = [by_number[n] for n in dict.fromkeys(markers(reply)) if n in by_number]
     total_ms = int((time.perf_counter() - started) * 1000)
     return Answer(
         question=question,
