@@ -173,10 +173,14 @@ def names_of(paper: Paper) -> list[str]:
     return [name for name in dict.fromkeys((method_name(paper), short, paper.title)) if name]
 
 
+def _named_in(name: str, text: str) -> bool:
+    """True when text names name as a whole word: "MoS" is not in "most", nor MedAgentsBench in "MedAgentsBench-Pro"."""
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w]|-\w)", text, re.I) is not None
+
+
 def is_named(paper: Paper, text: str) -> bool:
     """True when text names the paper in words, by its method's name or its title."""
-    lowered = text.lower()
-    return any(name.lower() in lowered for name in names_of(paper))
+    return any(_named_in(name, text) for name in names_of(paper))
 
 
 def name_cited_papers(text: str, sources: list[Source], cited: Sequence[int]) -> str:
@@ -388,10 +392,6 @@ class Draft(NamedTuple):
 def abstain(sources: list[Source], reason: str, notes: Sequence[str] = ()) -> Draft:
     """The cannot-answer reply, with why, and no citations."""
     return Draft(CANNOT_ANSWER, sources, [], reason, notes)
-
-
-def _named_in(name: str, text: str) -> bool:
-    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w]|-\w)", text, re.I) is not None
 
 
 def by_name(subject: str, hits: list[Hit]) -> list[Hit]:

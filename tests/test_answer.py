@@ -17,6 +17,7 @@ from rag.answer import (
     cite_answer,
     cite_by_name,
     close_evidence,
+    is_named,
     markers_last,
     name_cited_papers,
 )
@@ -724,3 +725,9 @@ def test_a_comparison_sentence_is_cited_by_the_paper_it_names() -> None:
     both = cite_by_name("Paper 1 and Paper 2 differ [1].", SOURCES)
     assert both == "Paper 1 and Paper 2 differ [1, 2]."
     assert cite_by_name("It is fast [1].", SOURCES) == "It is fast [1]."
+
+
+def test_a_paper_is_named_by_whole_words_only() -> None:
+    paper = Paper(id="p", title="MoS: Mixture of Shards", abstract="We present MoS, a LoRA variant.", source="jsonl")
+    assert is_named(paper, "MoS shares parameters [1].")
+    assert not is_named(paper, "Most methods share parameters [1].")
