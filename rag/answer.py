@@ -16,7 +16,7 @@ from datetime import date
 from typing import NamedTuple
 
 from rag.chains import ModelCalls, OnToken
-from rag.citations import MARKER, markers, without_markers
+from rag.citations import MARKER, cited_at_end, markers, without_markers
 from rag.evidence import content_words, select_evidence, split_sentences
 from rag.explain import cached_explainer, method_name
 from rag.grounding import counts_of, numbers_in, unsupported_coined_names, unsupported_names, unsupported_numbers
@@ -203,8 +203,10 @@ def name_cited_papers(text: str, sources: list[Source], cited: Sequence[int]) ->
         # The first sentence citing it ends with the title, before its markers: "... 5.75x ("Title") [1]."
         sentence = next((s for s in split_sentences(text) if number in markers(s)), None)
         if sentence:
-            numbers = ", ".join(str(n) for n in dict.fromkeys(markers(sentence)))
-            named = f"{without_markers(sentence).rstrip(' .')} (\u201c{paper.title}\u201d) [{numbers}]."
+            named = cited_at_end(
+                f"{without_markers(sentence).rstrip(' .')} (\u201c{paper.title}\u201d)",
+                list(dict.fromkeys(markers(sentence))),
+            )
             text = text.replace(sentence, named, 1)
     return text
 
@@ -338,7 +340,7 @@ def cite_by_name(sentence: str, sources: list[Source]) -> str:
     named = sorted({*ordinals, *(s.number for s in sources if is_named(s.paper, claim))})
     if not named or set(named) == set(markers(sentence)):
         return sentence
-    return f"{without_markers(sentence).rstrip(' .')} [{', '.join(map(str, named))}]."
+    return cited_at_end(sentence, named)
 
 
 def cited_sentences(

@@ -14,3 +14,8 @@ def markers(text: str) -> list[int]:
 def without_markers(text: str) -> str:
     """The text with its markers (and the space before each) removed."""
     return re.sub(r"\s*" + MARKER.pattern, "", text).strip()
+
+
+def cited_at_end(text: str, numbers: list[int]) -> str:
+    """'X does Y [2]' cited to [1, 3] -> 'X does Y [1, 3].': the claim, then its one marker."""
+    return f"{without_markers(text).rstrip(' .')} [{', '.join(str(n) for n in numbers)}]."

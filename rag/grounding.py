@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 from rag.citations import MARKER
+from rag.evidence import content_words
 
 # A number, optionally with thousands separators and decimals: 5.75, 1,000, 0.611. It may carry a
 # unit letter (5.75x, 0.8B, 15.7M) but is not part of a name: the 3 of "3D", the 20 of "ResNet20".
@@ -38,6 +39,9 @@ _WORDS_OK_CAPITALISED = {"I", "The", "This", "These", "It", "In", "A", "An"}
 
 
 _PERCENT_AFTER = re.compile(r"\s*(?:\\?%|percent\b)")
+# Enough of what follows a figure to read the few words it counts ("7 established medical datasets");
+# the whole rest of the text would be kept once per figure, quadratic in a long abstract.
+_AFTER_CHARS = 80
 
 
 class Figure(NamedTuple):
@@ -46,7 +50,7 @@ class Figure(NamedTuple):
     written: str
     value: Decimal
     forms: frozenset[Decimal]
-    after: str
+    after: str = ""
 
 
 def figures_in(text: str) -> list[Figure]:
@@ -60,21 +64,22 @@ def figures_in(text: str) -> list[Figure]:
         except InvalidOperation:
             continue
         share = (value / 100).normalize() if _PERCENT_AFTER.match(text, match.end()) else value
-        figures.append(Figure(match.group(0), value, frozenset({value, share}), text[match.end() :]))
+        figures.append(
+            Figure(match.group(0), value, frozenset({value, share}), text[match.end() : match.end() + _AFTER_CHARS])
+        )
     for match in _NUMBER_WORD.finditer(text):
         value = Decimal(_WORD_VALUES[match.group(1).lower()]).normalize()
         percent = (value * 100).normalize() if value < 1 else value
-        figures.append(Figure(match.group(0), value, frozenset({value, percent}), text[match.end() :]))
+        figures.append(
+            Figure(match.group(0), value, frozenset({value, percent}), text[match.end() : match.end() + _AFTER_CHARS])
+        )
     return figures
 
 
 def counts_of(thing: str, text: str) -> bool:
     """True when text gives a figure that counts thing: '7 datasets', 'seven established medical datasets'."""
-    stem = thing.lower()[:5]
-    return any(
-        any(word.startswith(stem) for word in re.findall(r"[a-z][\w-]*", figure.after.lower())[:4])
-        for figure in figures_in(text)
-    )
+    counted = content_words(thing)
+    return any(counted & content_words(" ".join(figure.after.split()[:4])) for figure in figures_in(text))
 
 
 def numbers_in(text: str) -> set[Decimal]:
