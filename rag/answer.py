@@ -114,10 +114,13 @@ def _cite(source: Source) -> Citation:
     return Citation(number=source.number, paper_id=source.paper.id, title=source.paper.title, url=source.paper.url)
 
 
-def _provenance(text: str, sources: list[Source]) -> list[Source]:
+def _provenance(text: str, sources: list[Source], question: str) -> list[Source]:
     """Where the answer was taken from: the sources stating its numbers, else the one source that
-    shares clearly the most words with it (e.g. "up to ten ODEs" with no digit to match)."""
-    wanted = numbers_in(text)
+    shares clearly the most words with it (e.g. "up to ten ODEs" with no digit to match).
+
+    A figure the question states ("mix two ideas") is the answer repeating it, not where it read it.
+    """
+    wanted = numbers_in(text) - numbers_in(question)
     if wanted:
         return [s for s in sources if wanted & numbers_in(s.text)]
     words = content_words(MARKER.sub("", text))
@@ -133,7 +136,7 @@ def _valid_marker(group: str, by_number: dict[int, Source]) -> str:
     return f"[{', '.join(valid)}]" if valid else ""
 
 
-def cite_answer(text: str, sources: list[Source]) -> tuple[str, list[Citation], list[str]]:
+def cite_answer(text: str, sources: list[Source], question: str) -> tuple[str, list[Citation], list[str]]:
     """Cite what the answer rests on: the sources its figures come from, else the model's valid markers.
 
     A 1.5B model often cites [2] for a figure it read in [1]; provenance settles that.
@@ -142,7 +145,7 @@ def cite_answer(text: str, sources: list[Source]) -> tuple[str, list[Citation], 
     by_number = {s.number: s for s in sources}
     notes = [f"dropped marker [{n}]: no such source" for n in markers(text) if n not in by_number]
     marked = [by_number[n] for n in dict.fromkeys(markers(text)) if n in by_number]
-    origin = _provenance(text, sources)
+    origin = _provenance(text, sources, question)
     if origin and origin != marked:
         notes.append(
             f"cited {[s.number for s in origin]} instead of {[s.number for s in marked]}: where the figures are"
@@ -365,9 +368,9 @@ def cited_sentences(
         if len(without_markers(sentence).split()) < 3 or _NOT_SAID.search(sentence):
             continue
         sentence = cite_by_name(markers_last(sentence), sources)
-        if not markers(sentence) and not _provenance(sentence, sources):
+        if not markers(sentence) and not _provenance(sentence, sources, question):
             sentence = sentence.rstrip(" .") + " " + "".join(f"[{s.number}]" for s in previous) + "."
-        text, citations, sentence_notes = cite_answer(sentence, sources)
+        text, citations, sentence_notes = cite_answer(sentence, sources, question)
         own = [by_number[c.number] for c in citations]
         why = check_claims(text, own, question)
         if why:
@@ -445,7 +448,7 @@ class Asker:
         reply = self.calls.run(load_prompt("answer"), {"sources": blocks, "question": question}, 120, on_token)
         if not reply or _NOT_SAID.search(reply):
             return abstain(sources, "the model found no answer in the sources")
-        text, citations, notes = cite_answer(reply, sources)
+        text, citations, notes = cite_answer(reply, sources, question)
         if len(MARKER.sub("", text).split()) < 3:
             return abstain(sources, "the model gave no answer, only a marker", notes)
         problem = check_grounding(question, text, [s for s in sources if s.number in {c.number for c in citations}])
@@ -544,13 +547,13 @@ class Asker:
         """Summarise the day's papers on a topic: each matching paper, named, with a one-line gist."""
         topic = summary_topic(question)
         candidates = [hit for hit in hits if near_the_best(hit, hits)]
-        sources = select_evidence(topic, candidates, self.store.embedder, [1] * len(candidates))
-        chosen = self.judged_relevant(sources, f"Is this paper about {topic.rstrip(' ?.')}?")
+        sources = select_evidence(topic.words, candidates, self.store.embedder, [1] * len(candidates))
+        chosen = self.judged_relevant(sources, topic.check)
         if not chosen:
             return abstain(sources, "no candidate paper passed the relevance check")
-        noun = "paper" if len(chosen) == 1 else "papers"
+        count = "1 paper" if len(chosen) == 1 else f"{len(chosen)} papers"
         lines = [f"- \u201c{s.paper.title}\u201d [{s.number}]: {self.gist(s)}" for s in chosen]
-        heading = f"{len(chosen)} {noun} on {topic.rstrip(' ?.')}:"
+        heading = f"{count}{topic.heading.removeprefix('papers')}:"
         return Draft("\n".join([heading, *lines]), sources, [_cite(s) for s in chosen])
 
     def ask(

@@ -42,6 +42,9 @@ _PERCENT_AFTER = re.compile(r"\s*(?:\\?%|percent\b)")
 # Enough of what follows a figure to read the few words it counts ("7 established medical datasets");
 # the whole rest of the text would be kept once per figure, quadratic in a long abstract.
 _AFTER_CHARS = 80
+# "ten of the most capable open- and closed-source LMs": a count's noun may come eight words on.
+_COUNTED_WORDS = 8
+_CLAUSE_END = re.compile(r"[,;:.()]")
 
 
 class Figure(NamedTuple):
@@ -76,10 +79,24 @@ def figures_in(text: str) -> list[Figure]:
     return figures
 
 
+def _abbreviates(word: str, noun: str) -> bool:
+    """'LMs' abbreviates 'models', 'GPUs' 'units': an acronym ends with the initial of its noun."""
+    letters = word.removesuffix("s")
+    return len(letters) >= 2 and letters.isupper() and letters[-1].lower() == noun[:1].lower()
+
+
 def counts_of(thing: str, text: str) -> bool:
-    """True when text gives a figure that counts thing: '7 datasets', 'seven established medical datasets'."""
+    """True when text gives a figure that counts thing: '7 datasets', 'ten of the most capable LMs'.
+
+    What a figure counts is in the words after it, up to the end of its clause.
+    """
     counted = content_words(thing)
-    return any(counted & content_words(" ".join(figure.after.split()[:4])) for figure in figures_in(text))
+    noun = thing.split()[-1]
+    for figure in figures_in(text):
+        words = _CLAUSE_END.split(figure.after, maxsplit=1)[0].split()[:_COUNTED_WORDS]
+        if counted & content_words(" ".join(words)) or any(_abbreviates(word, noun) for word in words):
+            return True
+    return False
 
 
 def numbers_in(text: str) -> set[Decimal]:

@@ -21,7 +21,8 @@ _SUMMARY = re.compile(
     r"|\bwhat(?:'s| is| are)? (?:new|the gist)\b.*\bpapers?\b",
     re.I,
 )
-_SUMMARY_TOPIC = re.compile(r"\b(?:on|about|concerning|regarding|in|for)\s+(.+?)[\s?.!]*$", re.I)
+# "papers on video generation", "papers that build benchmarks involving video".
+_SUMMARY_TOPIC = re.compile(r"\bpapers?\s+(?:(on|about|concerning|regarding|in)|that|which)\s+(.+?)[\s?.!]*$", re.I)
 _LIST = re.compile(
     r"^\s*(which|what|list|name|are there|find|show)\b[^?]*\bpapers\b|\bwhich of (?:the|today's) papers\b", re.I
 )
@@ -63,12 +64,15 @@ _MEASURED = re.compile(
 
 
 def counted_thing(question: str) -> str | None:
-    """'How many established medical datasets does X use?' -> 'datasets'; None for 'how many times'."""
+    """'How many reward signals does X use?' -> 'reward signals'; None for 'how many times'.
+
+    The whole phrase, not its last word: an abstract counts "four rewards" for "reward signals".
+    """
     match = _COUNTED.search(question)
     if not match:
         return None
-    words = match.group(1).lower().split()
-    return None if words[0] in {"times", "more", "fewer", "less", "of"} else words[-1]
+    words = match.group(1).split()
+    return None if words[0].lower() in {"times", "more", "fewer", "less", "of"} else " ".join(words)
 
 
 def measured_thing(question: str) -> list[str]:
@@ -105,10 +109,31 @@ def comparison(question: str) -> Comparison | None:
     return None
 
 
-def summary_topic(question: str) -> str:
-    """'Summarise today's papers on video generation.' -> 'video generation' (the question if no topic)."""
+class Topic(NamedTuple):
+    """What a summary is about: a subject ("video generation") or what the papers do ("build benchmarks")."""
+
+    words: str
+    is_subject: bool
+
+    @property
+    def heading(self) -> str:
+        """'papers on video generation', 'papers that build benchmarks involving video'."""
+        return f"papers {'on' if self.is_subject else 'that'} {self.words}"
+
+    @property
+    def check(self) -> str:
+        """The yes/no question one paper answers alone."""
+        return f"Is this paper about {self.words}?" if self.is_subject else f"Does this paper {self.words}?"
+
+
+def summary_topic(question: str) -> Topic:
+    """'Summarise today's papers on video generation.' -> the subject 'video generation'; what follows
+    the request ("Give me an overview of diffusion" -> 'diffusion') when it names no papers."""
     match = _SUMMARY_TOPIC.search(question)
-    return match.group(1).strip() if match else question
+    if not match:
+        rest = re.sub(r"^\s*(?:of|on|about)\s+", "", _SUMMARY.sub("", question, count=1), flags=re.I)
+        return Topic(rest.strip(" ?.!") or question, True)
+    return Topic(match.group(2).strip(), bool(match.group(1)))
 
 
 def question_kind(question: str) -> Kind:

@@ -179,54 +179,64 @@ def test_sources_with_close_evidence_all_stay() -> None:
 
 
 def test_a_marker_with_no_such_source_is_dropped() -> None:
-    text, citations, notes = cite_answer("Sparse kernels make attention cheaper [2][7].", SOURCES)
+    text, citations, notes = cite_answer("Sparse kernels make attention cheaper [2][7].", SOURCES, "")
     assert text == "Sparse kernels make attention cheaper [2]."
     assert [c.paper_id for c in citations] == ["p2"]
     assert "dropped marker [7]: no such source" in notes
 
 
 def test_a_bad_number_in_a_marker_group_keeps_the_valid_one() -> None:
-    text, citations, _ = cite_answer("Sparse kernels make attention cheaper [2, 7].", SOURCES)
+    text, citations, _ = cite_answer("Sparse kernels make attention cheaper [2, 7].", SOURCES, "")
     assert [c.number for c in citations] == [2]
     # The answer cites [2]; its text must still show [2] (and no [7]).
     assert text == "Sparse kernels make attention cheaper [2]."
 
 
 def test_only_an_invalid_marker_falls_back_to_the_top_source() -> None:
-    text, citations, notes = cite_answer("The method is described there [7].", SOURCES)
+    text, citations, notes = cite_answer("The method is described there [7].", SOURCES, "")
     assert text == "The method is described there [1]."
     assert [c.number for c in citations] == [1]
     assert notes == ["dropped marker [7]: no such source", "cited [1]: the answer named no source"]
 
 
 def test_an_invalid_marker_is_replaced_by_the_source_the_words_come_from() -> None:
-    text, citations, _ = cite_answer("Sparse kernels make dense attention cheaper [7].", SOURCES)
+    text, citations, _ = cite_answer("Sparse kernels make dense attention cheaper [7].", SOURCES, "")
     assert text == "Sparse kernels make dense attention cheaper [2]."
     assert [c.number for c in citations] == [2]
 
 
 def test_the_source_holding_the_figure_is_cited_when_the_model_cited_another() -> None:
-    text, citations, notes = cite_answer("GVGEN takes about 7 seconds [2].", SOURCES)
+    text, citations, notes = cite_answer("GVGEN takes about 7 seconds [2].", SOURCES, "")
     assert text == "GVGEN takes about 7 seconds [1]."
     assert [(c.number, c.paper_id, c.title) for c in citations] == [(1, "p1", "Paper 1")]
     assert any("instead of [2]" in note for note in notes)
 
 
+def test_a_figure_the_question_states_does_not_move_the_citation() -> None:
+    # Source 2 states "two"; the answer only repeats the question's "two ideas", read from source 1.
+    sources = [_source(1, "Option pricing maths blends concepts in art."), _source(2, "We study two auction formats.")]
+    _, citations, notes = cite_answer(
+        "It blends two ideas with option pricing maths [1].", sources, "mix two ideas?"
+    )
+    assert [c.number for c in citations] == [1]
+    assert notes == []
+
+
 def test_every_source_a_figure_comes_from_is_cited() -> None:
-    text, citations, _ = cite_answer("Kernels give a 5.75x speedup and revenue rises 16% [2].", SOURCES)
+    text, citations, _ = cite_answer("Kernels give a 5.75x speedup and revenue rises 16% [2].", SOURCES, "")
     assert [c.number for c in citations] == [2, 3]
     assert text.endswith("[2][3].")
 
 
 def test_correct_markers_are_kept_as_written() -> None:
-    text, citations, notes = cite_answer("GVGEN takes 7 seconds [1] and kernels give 5.75x [2].", SOURCES)
+    text, citations, notes = cite_answer("GVGEN takes 7 seconds [1] and kernels give 5.75x [2].", SOURCES, "")
     assert text == "GVGEN takes 7 seconds [1] and kernels give 5.75x [2]."
     assert [c.number for c in citations] == [1, 2]
     assert notes == []
 
 
 def test_an_answer_with_no_marker_cites_the_top_source() -> None:
-    text, citations, notes = cite_answer("The method is described in the paper.", SOURCES)
+    text, citations, notes = cite_answer("The method is described in the paper.", SOURCES, "")
     assert text == "The method is described in the paper [1]."
     assert [c.number for c in citations] == [1]
     assert "cited [1]: the answer named no source" in notes
@@ -319,7 +329,7 @@ def test_a_figure_from_a_paper_not_about_what_the_question_names_is_withdrawn() 
     assert check_grounding("How fast is GVGEN?", "GVGEN generates an object in about 7 seconds [1].", sources) is None
     # Seconds are no count of GPU hours: the figure is in the paper but answers another question.
     counted = check_grounding(question, "GVGEN generates an object in about 7 seconds [1].", sources)
-    assert counted == "the answer's figure does not count hours"
+    assert counted == "the answer's figure does not count GPU hours"
 
 
 def test_a_name_no_source_mentions_is_withdrawn(library: Library) -> None:

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from rag.grounding import numbers_in, unsupported_coined_names, unsupported_names, unsupported_numbers
+from rag.grounding import counts_of, numbers_in, unsupported_coined_names, unsupported_names, unsupported_numbers
 
 
 @pytest.mark.parametrize(
@@ -100,3 +100,18 @@ def test_only_coined_names_in_a_question_must_be_in_the_papers() -> None:
 def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> None:
     assert unsupported_numbers("The code was left half-finished in a two-stage pipeline [1].", "no figures") == []
     assert unsupported_names("We use Feynman-Kac steering [1].", "we propose feynman kac (fk) steering") == []
+
+
+@pytest.mark.parametrize(
+    ("thing", "text", "counts"),
+    [
+        ("datasets", "It uses 7 established medical datasets.", True),
+        ("models", "Ten of the most capable open- and closed-source LMs were tested.", True),
+        ("reward signals", "It designs four GRPO-based RL rewards tailored for planning.", True),
+        ("videos", "The benchmark spans 6 semantic domains.", False),
+        # What a figure counts ends with its clause: the "models" of the next one is not counted.
+        ("models", "It spans 6 domains, and the models are strong.", False),
+    ],
+)
+def test_a_count_counts_the_thing_named_after_it(thing: str, text: str, counts: bool) -> None:
+    assert counts_of(thing, text) is counts

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.question import Comparison, comparison, question_kind, summary_topic
+from rag.question import Comparison, comparison, counted_thing, question_kind, summary_topic
 
 
 @pytest.mark.parametrize(
@@ -44,6 +44,36 @@ def test_comparison_finds_what_is_compared(question: str, expected: Comparison |
     assert comparison(question) == expected
 
 
-def test_summary_topic() -> None:
-    assert summary_topic("Summarise today's papers on video generation.") == "video generation"
-    assert summary_topic("Summarize the papers about LLM agents?") == "LLM agents"
+@pytest.mark.parametrize(
+    ("question", "heading", "check"),
+    [
+        (
+            "Summarise today's papers on video generation.",
+            "papers on video generation",
+            "Is this paper about video generation?",
+        ),
+        ("Summarize the papers about LLM agents?", "papers on LLM agents", "Is this paper about LLM agents?"),
+        (
+            "Summarise today's papers that build benchmarks involving video.",
+            "papers that build benchmarks involving video",
+            "Does this paper build benchmarks involving video?",
+        ),
+        ("Give me an overview of diffusion", "papers on diffusion", "Is this paper about diffusion?"),
+    ],
+)
+def test_summary_topic(question: str, heading: str, check: str) -> None:
+    topic = summary_topic(question)
+    assert (topic.heading, topic.check) == (heading, check)
+
+
+@pytest.mark.parametrize(
+    ("question", "thing"),
+    [
+        ("How many reward signals did the paper design?", "reward signals"),
+        ("How many established medical datasets does it use?", "established medical datasets"),
+        ("How many times faster is it?", None),
+        ("What accuracy does it reach?", None),
+    ],
+)
+def test_counted_thing_is_the_phrase_after_how_many(question: str, thing: str | None) -> None:
+    assert counted_thing(question) == thing
