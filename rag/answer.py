@@ -19,7 +19,14 @@ from rag.chains import ModelCalls, OnToken
 from rag.citations import MARKER, cited_at_end, markers, without_markers
 from rag.evidence import content_words, select_evidence, split_sentences
 from rag.explain import cached_explainer, method_name
-from rag.grounding import counts_of, numbers_in, unsupported_coined_names, unsupported_names, unsupported_numbers
+from rag.grounding import (
+    counts_of,
+    names_in,
+    numbers_in,
+    unsupported_coined_names,
+    unsupported_names,
+    unsupported_numbers,
+)
 from rag.models import Answer, Citation, Hit, Paper, Source, Timings, Turn
 from rag.prompts import CANNOT_ANSWER, load_prompt
 from rag.question import (
@@ -225,6 +232,19 @@ def near_the_best(hit: Hit, hits: list[Hit]) -> bool:
     return (hit.keyword or 0.0) >= LIST_KEYWORD_SHARE * best_keyword or (
         hit.dense or 0.0
     ) >= best_dense - LIST_DENSE_GAP
+
+
+def list_candidates(question: str, hits: list[Hit]) -> list[Hit]:
+    """The hits worth a yes/no check: those near the best, and those naming what the question names.
+
+    "Which papers use LoRA?" is answered by every abstract that says LoRA, however far its scores
+    trail the best. A name most candidates share ("LLM") tells them apart no better than the scores do.
+    """
+    text = {id(hit): f"{hit.chunk.paper.title} {hit.chunk.paper.abstract}" for hit in hits}
+    names = [
+        name for name in names_in(question) if sum(_named_in(name, text[id(hit)]) for hit in hits) * 2 <= len(hits)
+    ]
+    return [hit for hit in hits if near_the_best(hit, hits) or any(_named_in(n, text[id(hit)]) for n in names)]
 
 
 def focus(hits: list[Hit]) -> list[Hit]:
@@ -523,9 +543,9 @@ class Asker:
         return chosen
 
     def answer_list(self, question: str, hits: list[Hit]) -> Draft:
-        """Candidates near the best match, each judged alone with a yes/no question, listed with citations."""
-        # Only candidates near the best are shown to the model, so only they need evidence sentences.
-        candidates = [hit for hit in hits if near_the_best(hit, hits)]
+        """The candidates, each judged alone with a yes/no question, listed with citations."""
+        # Only the candidates are shown to the model, so only they need evidence sentences.
+        candidates = list_candidates(question, hits)
         sources = select_evidence(question, candidates, self.store.embedder, [3] * len(candidates))
         chosen = self.judged_relevant(sources, per_paper_question(question))
         if not chosen:
@@ -546,7 +566,7 @@ class Asker:
     def answer_summary(self, question: str, hits: list[Hit]) -> Draft:
         """Summarise the day's papers on a topic: each matching paper, named, with a one-line gist."""
         topic = summary_topic(question)
-        candidates = [hit for hit in hits if near_the_best(hit, hits)]
+        candidates = list_candidates(question, hits)
         sources = select_evidence(topic.words, candidates, self.store.embedder, [1] * len(candidates))
         chosen = self.judged_relevant(sources, topic.check)
         if not chosen:

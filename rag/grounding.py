@@ -110,12 +110,16 @@ def unsupported_numbers(text: str, sources: str) -> list[str]:
     return list(dict.fromkeys(f.written for f in figures_in(text) if not f.forms & known))
 
 
+def names_in(text: str) -> set[str]:
+    """The capitalised words inside text's sentences: names of methods, datasets, models ("LoRA", "K-means")."""
+    return {m for m in _NAME.findall(MARKER.sub(" ", text)) if m not in _WORDS_OK_CAPITALISED}
+
+
 def unsupported_names(text: str, sources: str) -> list[str]:
     """Capitalised names in text that appear in no source (case-insensitive)."""
     # "Feynman-Kac" is the name an abstract writes "Feynman Kac": hyphens and spaces compare equal.
     lowered = sources.lower().replace("-", " ")
-    names = {m for m in _NAME.findall(MARKER.sub(" ", text)) if m not in _WORDS_OK_CAPITALISED}
-    return sorted(n for n in names if n.lower().replace("-", " ") not in lowered)
+    return sorted(n for n in names_in(text) if n.lower().replace("-", " ") not in lowered)
 
 
 # A coined name, not an ordinary capitalised word: "NitroFusion", "CTR", "GPT-4", "LoRA", "ResNet20".

@@ -18,11 +18,12 @@ from rag.answer import (
     cite_by_name,
     close_evidence,
     is_named,
+    list_candidates,
     markers_last,
     name_cited_papers,
 )
 from rag.chains import ModelCalls
-from rag.models import Answer, Paper, Source, Turn
+from rag.models import Answer, Chunk, Hit, Paper, Source, Turn
 from rag.prompts import CANNOT_ANSWER, load_prompt
 from rag.providers import Embedder
 from rag.question import KINDS, is_list_question, per_paper_question
@@ -215,9 +216,7 @@ def test_the_source_holding_the_figure_is_cited_when_the_model_cited_another() -
 def test_a_figure_the_question_states_does_not_move_the_citation() -> None:
     # Source 2 states "two"; the answer only repeats the question's "two ideas", read from source 1.
     sources = [_source(1, "Option pricing maths blends concepts in art."), _source(2, "We study two auction formats.")]
-    _, citations, notes = cite_answer(
-        "It blends two ideas with option pricing maths [1].", sources, "mix two ideas?"
-    )
+    _, citations, notes = cite_answer("It blends two ideas with option pricing maths [1].", sources, "mix two ideas?")
     assert [c.number for c in citations] == [1]
     assert notes == []
 
@@ -741,3 +740,21 @@ def test_a_paper_is_named_by_whole_words_only() -> None:
     paper = Paper(id="p", title="MoS: Mixture of Shards", abstract="We present MoS, a LoRA variant.", source="jsonl")
     assert is_named(paper, "MoS shares parameters [1].")
     assert not is_named(paper, "Most methods share parameters [1].")
+
+
+def _list_hit(number: int, abstract: str, dense: float, keyword: float) -> Hit:
+    paper = Paper(id=f"p{number}", title=f"Paper {number}", abstract=abstract, source="jsonl")
+    return Hit(chunk=Chunk(paper=paper, index=0, text=abstract, tokens=10), score=dense, dense=dense, keyword=keyword)
+
+
+def test_list_candidates_are_near_the_best_or_name_what_the_question_names() -> None:
+    hits = [
+        _list_hit(1, "Low-rank adapters (LoRA) for LLM fine-tuning.", 0.60, 9.0),
+        _list_hit(2, "An LLM agent benchmark.", 0.40, 2.0),
+        _list_hit(3, "We merge LoRA modules of an LLM.", 0.30, 1.0),
+        _list_hit(4, "Federated LLM training.", 0.20, 0.5),
+    ]
+    # Paper 3 trails on both scores but says LoRA; paper 2 does not.
+    assert [h.chunk.paper.id for h in list_candidates("Which papers use LoRA modules?", hits)] == ["p1", "p3"]
+    # Every candidate says LLM: the name chooses nothing, the scores do.
+    assert [h.chunk.paper.id for h in list_candidates("Which papers train an LLM?", hits)] == ["p1"]
