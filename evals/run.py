@@ -20,8 +20,8 @@ from rag.explain import explain_paper
 from rag.ingest import ingest_files
 from rag.models import Answer, Turn
 from rag.providers import chat_model_name
-from rag.retrieval import Mode, retrieve
-from rag.settings import Settings
+from rag.retrieval import retrieve
+from rag.settings import Mode, Settings
 from rag.sources import ReadOptions
 from rag.store import Store, open_store
 

@@ -38,8 +38,8 @@ from rag.question import (
     question_kind,
     summary_topic,
 )
-from rag.retrieval import Mode, retrieve
-from rag.settings import Settings
+from rag.retrieval import retrieve
+from rag.settings import Mode, Settings
 from rag.store import Store
 
 # Leads (measured on the sample day's fact questions) that make the top paper the only source.

@@ -11,7 +11,7 @@ from langchain_core.runnables import Runnable
 
 from rag.models import Usage
 from rag.prompts import Prompt
-from rag.providers import chat_model_name, client_secret, provider_errors
+from rag.providers import chat_model_name, client_secret, is_local, provider_errors
 from rag.tokens import count_tokens
 
 OnToken = Callable[[str], None]
@@ -55,7 +55,7 @@ class ModelCalls:
         messages = chat_prompt(prompt).format_messages(**variables)
         self.usage.prompt_tokens += sum(count_tokens(str(m.content), self._cache_dir) for m in messages)
         chain = text_chain(prompt, self.llm, max_tokens)
-        with provider_errors(f"Asking {self.model}", client_secret(self.llm)):
+        with provider_errors(f"Asking {self.model}", client_secret(self.llm), is_local(self.llm)):
             if on_token is None:
                 reply = chain.invoke(variables)
             else:

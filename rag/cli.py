@@ -1,30 +1,30 @@
-"""The `paperboy` command: the product's front door, and the one place errors become messages."""
+"""The `paperboy` command: the product's front door, and the one place errors become messages.
+
+Each command imports the heavy parts it needs (LangChain, Chroma, ONNX: ~2 s of CPU) when it runs,
+so `--help` and `papers` answer at once.
+"""
+
+from __future__ import annotations
 
 import json
 import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from tqdm import tqdm
 
 import rag
-from rag.answer import Asker
 from rag.catalog import Catalog
-from rag.chains import ModelCalls
-from rag.digest import build_digest, render_html, render_markdown
 from rag.errors import PaperboyError
-from rag.explain import explain_paper, explain_papers
-from rag.fetch import fetch_day
-from rag.ingest import ingest_files
-from rag.models import Answer, Explainer, IngestReport, Paper
-from rag.providers import chat_endpoint, get_chat
-from rag.retrieval import MODES, retrieve
-from rag.settings import Settings, get_settings
+from rag.settings import MODES, Settings, get_settings
 from rag.sources import MAX_BYTES, READERS, ReadOptions
-from rag.store import Store, open_store, store_stats
+
+if TYPE_CHECKING:
+    from rag.chains import ModelCalls
+    from rag.models import Answer, Explainer, IngestReport, Paper
+    from rag.store import Store
 
 
 class PaperboyGroup(click.Group):
@@ -73,6 +73,11 @@ def _print_ingest(report: IngestReport, as_json: bool) -> None:
 
 
 def _run_ingest(settings: Settings, paths: list[Path], fmt: str, options: ReadOptions, as_json: bool) -> None:
+    from tqdm import tqdm
+
+    from rag.ingest import ingest_files
+    from rag.store import open_store
+
     store = open_store(settings)
     with tqdm(desc="Embedding", unit="chunk", disable=None, leave=False) as bar:
 
@@ -119,6 +124,8 @@ def cli_ingest(
 @click.pass_obj
 def cli_fetch(settings: Settings, day: date, source: str, category: str, as_json: bool) -> None:
     """Download a day's papers (needs the network) and ingest them."""
+    from rag.fetch import fetch_day
+
     files = fetch_day(day, source, category, settings)
     if not files:
         click.echo(f"No papers were listed on {day} ({source}); nothing to ingest.")
@@ -158,6 +165,9 @@ def cli_papers(settings: Settings, day: date | None, as_json: bool) -> None:
 @click.pass_obj
 def cli_search(settings: Settings, query: str, k: int, day: date | None, mode: str, as_json: bool) -> None:
     """Find the papers that best match QUERY, one line per paper."""
+    from rag.retrieval import retrieve
+    from rag.store import open_store
+
     hits = retrieve(query, open_store(settings), k, day, mode=mode)  # type: ignore[arg-type]
     if as_json:
         results = [
@@ -180,6 +190,9 @@ def cli_search(settings: Settings, query: str, k: int, day: date | None, mode: s
 @click.pass_obj
 def cli_stats(settings: Settings, as_json: bool) -> None:
     """What the store holds and where it lives, and which chat model answers."""
+    from rag.providers import chat_endpoint
+    from rag.store import open_store, store_stats
+
     chat_model, chat_url = chat_endpoint(settings)
     stats = {**store_stats(open_store(settings), settings), "chat_model": chat_model, "chat_endpoint": chat_url}
     if as_json:
@@ -212,6 +225,12 @@ def cli_ask(
     settings: Settings, question: str, k: int | None, day: date | None, paper_id: str | None, as_json: bool
 ) -> None:
     """Answer QUESTION from the stored papers, citing them, or say they do not answer it."""
+    from rag.answer import Asker
+    from rag.chains import ModelCalls
+    from rag.model_service import person_waiting
+    from rag.providers import get_chat
+    from rag.store import open_store
+
     store = open_store(settings)
     asker = Asker(store, ModelCalls(get_chat(settings), settings.cache_dir), settings)
     streamed: list[str] = []
@@ -220,7 +239,8 @@ def cli_ask(
         streamed.append(piece)
         click.echo(piece, nl=False)
 
-    answer = asker.ask(question, k=k, day=day, paper_id=paper_id, on_token=None if as_json else show)
+    with person_waiting(settings):
+        answer = asker.ask(question, k=k, day=day, paper_id=paper_id, on_token=None if as_json else show)
     if as_json:
         _echo_json(answer.to_json())
     else:
@@ -235,13 +255,19 @@ def _print_explainer(explainer: Explainer) -> None:
 
 
 def _explain_with_progress(papers: list[Paper], calls: ModelCalls, store: Store, refresh: bool) -> list[Explainer]:
+    from tqdm import tqdm
+
+    from rag.explain import explain_papers
+    from rag.model_service import background_work
+
     with tqdm(total=len(papers), desc="Explaining", unit="paper", disable=None) as bar:
 
         def progress(done: list[Explainer]) -> None:
             bar.update(1)
             bar.set_postfix(cached=sum(e.cached for e in done), flagged=sum(e.flagged for e in done))
 
-        return explain_papers(papers, calls, store.catalog, refresh, progress)
+        with background_work():
+            return explain_papers(papers, calls, store.catalog, refresh, progress)
 
 
 @cli.command(name="explain")
@@ -261,13 +287,20 @@ def cli_explain(
     abstract lacks), regenerated once when a check fails, and cached: asking again is instant until
     the abstract or prompt changes.
     """
+    from rag.chains import ModelCalls
+    from rag.explain import explain_paper
+    from rag.model_service import person_waiting
+    from rag.providers import get_chat
+    from rag.store import open_store
+
     if bool(paper_id) == every:
         raise click.UsageError("Give one PAPER_ID or --all (ids: `paperboy papers`).")
     store = open_store(settings)
     papers = [store.catalog.paper(paper_id)] if paper_id else store.catalog.papers(day)
     calls = ModelCalls(get_chat(settings), settings.cache_dir)
     if paper_id:
-        explainer = explain_paper(papers[0], calls, store.catalog, refresh)
+        with person_waiting(settings):
+            explainer = explain_paper(papers[0], calls, store.catalog, refresh)
         _echo_json(explainer.to_json()) if as_json else _print_explainer(explainer)
         return
     if not papers:
@@ -299,6 +332,15 @@ def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
 
     Explainers not written yet are generated first (cached, so a second digest is quick).
     """
+    from tqdm import tqdm
+
+    from rag.chains import ModelCalls
+    from rag.digest import build_digest, render_html, render_markdown
+    from rag.explain import explain_paper
+    from rag.model_service import background_work
+    from rag.providers import get_chat
+    from rag.store import open_store
+
     store = open_store(settings)
     days = store.catalog.days()
     day = day or (days[0] if days else None)
@@ -310,7 +352,8 @@ def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
             bar.update(1)
             return explainer
 
-        digest = build_digest(store, calls, day, explain)
+        with background_work():
+            digest = build_digest(store, calls, day, explain)
     html = out is not None and out.suffix.lower() in {".html", ".htm"}
     page = render_html(digest) if html else render_markdown(digest)
     if out is None:
@@ -386,10 +429,13 @@ def cli_eval(
 ) -> None:
     """Run eval SUITEs (files, or folders of them such as evals/suites/test) in fresh stores built from
     their corpora, score every case, write reports: per suite, and all suites together."""
+    from tqdm import tqdm
+
     from evals.metrics import metric_keys
     from evals.report import load_run, write_reports
     from evals.run import combine_runs, eval_run_dir, run_suite, suite_paths
     from evals.suite import load_suite
+    from rag.providers import get_chat
 
     suites = [load_suite(path) for path in suite_paths(list(suite_args))]
     kinds = {suite.kind for suite in suites}
@@ -443,6 +489,74 @@ def cli_eval(
         for line in missed:
             click.echo(f"Failed bar: {line}", err=True)
         sys.exit(1)
+
+
+@cli.group(name="model")
+def cli_model() -> None:
+    """The machine's local model service: one llama.cpp server that every paperboy process shares.
+
+    The first command that needs the local model starts it; it stops by itself after
+    PAPERBOY_LOCAL_KEEP_ALIVE seconds (default 600) without a request.
+    """
+
+
+def _service_json(settings: Settings) -> dict[str, Any]:
+    from rag.model_service import idle_seconds, read_state
+
+    state = read_state(settings)
+    if state is None:
+        return {"running": False}
+    idle = idle_seconds(settings)
+    return {
+        "running": True,
+        "pid": state.pid,
+        "url": state.base_url,
+        "model": state.model_name,
+        "idle_seconds": None if idle is None else round(idle),
+        "keep_alive_seconds": state.keep_alive_s,
+    }
+
+
+def _print_service(status: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _echo_json(status)
+    elif not status["running"]:
+        click.echo("The local model service is not running; the next command that needs it starts it.")
+    else:
+        click.echo(
+            f"{status['model']} on {status['url']} (pid {status['pid']}), idle {status['idle_seconds']} s; "
+            f"stops after {status['keep_alive_seconds']} s idle."
+        )
+
+
+@cli_model.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+def cli_model_status(settings: Settings, as_json: bool) -> None:
+    """Whether the service runs, where, and how long it has been idle."""
+    _print_service(_service_json(settings), as_json)
+
+
+@cli_model.command(name="start")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+def cli_model_start(settings: Settings, as_json: bool) -> None:
+    """Start the service now (and wait until it answers), so the next question starts at once."""
+    from rag.model_service import ensure_service, touch
+
+    ensure_service(settings)
+    touch(settings)
+    _print_service(_service_json(settings), as_json)
+
+
+@cli_model.command(name="stop")
+@click.pass_obj
+def cli_model_stop(settings: Settings) -> None:
+    """Stop the service and free its memory; the next command that needs it starts it again."""
+    from rag.model_service import stop_service
+
+    stopped = stop_service(settings)
+    click.echo(f"Stopped the local model service (pid {stopped.pid})." if stopped else "It was not running.")
 
 
 def app_path() -> Path:

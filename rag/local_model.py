@@ -6,7 +6,6 @@ import hashlib
 import importlib.metadata
 import json
 import os
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -288,41 +287,3 @@ def wait_until_ready(address: str, timeout_s: float) -> None:
         if time.monotonic() > deadline:
             raise ProviderError(f"The local model server at {address} was not ready after {timeout_s:.0f} s")
         time.sleep(0.1)
-
-
-ServerKey = tuple[Path, int, int]
-
-
-@dataclass
-class ServerCache:
-    """Running servers by (model file, context, threads): one llama.cpp instance (~2 GB RSS) each."""
-
-    servers: dict[ServerKey, LocalServer] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def get(self, settings: Settings) -> LocalServer:
-        """The running server for these settings, started on first use."""
-        model = model_file(settings).resolve()
-        key = (model, settings.local_context_tokens, settings.local_threads)
-        # Streamlit runs each session in its own thread: the lock stops two threads starting two servers.
-        with self.lock:
-            server = self.servers.get(key)
-            if server is None or not server.running:
-                server = self.servers[key] = start_local_server(settings)
-            return server
-
-    def stop_all(self) -> None:
-        """Stop and forget every server in the cache."""
-        with self.lock:
-            for server in self.servers.values():
-                server.stop()
-            self.servers.clear()
-
-
-# The one piece of module state: the per-process server cache that local_base_url() fills lazily.
-LOCAL_SERVERS = ServerCache()
-
-
-def local_base_url(settings: Settings) -> str:
-    """Base URL (http://127.0.0.1:PORT/v1) of this process's server for the local model, started lazily."""
-    return LOCAL_SERVERS.get(settings).base_url

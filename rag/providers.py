@@ -14,7 +14,8 @@ from pydantic import SecretStr
 
 from rag.embeddings import MiniLMEmbeddings
 from rag.errors import MissingKeyError, ProviderError
-from rag.local_model import LOCAL_SERVERS, QWEN_CODER_1_5B, model_name_for
+from rag.local_model import QWEN_CODER_1_5B, model_file, model_name_for
+from rag.model_service import SERVICE_URL, ServiceTransport
 from rag.settings import Settings
 
 # Key-shaped strings a server may echo back in an error body ("Received API Key = sk-...").
@@ -28,8 +29,11 @@ def _redacted(message: str, secret: SecretStr | None) -> str:
 
 
 @contextmanager
-def provider_errors(what: str, secret: SecretStr | None = None) -> Iterator[None]:
-    """Turn client exceptions into one ProviderError; the API key never reaches the message."""
+def provider_errors(what: str, secret: SecretStr | None = None, local: bool = False) -> Iterator[None]:
+    """Turn client exceptions into one ProviderError; the API key never reaches the message.
+
+    For the local model the advice is about the local model service, not about OPENAI_BASE_URL.
+    """
     try:
         yield
     except openai.AuthenticationError as ex:
@@ -39,13 +43,34 @@ def provider_errors(what: str, secret: SecretStr | None = None) -> Iterator[None
     except openai.APIStatusError as ex:
         detail = _redacted(ex.message, secret)
         raise ProviderError(f"{what}: the endpoint answered HTTP {ex.status_code}: {detail}") from None
-    except (openai.APIConnectionError, openai.APITimeoutError) as ex:
+    except openai.APITimeoutError:
+        if local:
+            raise ProviderError(
+                f"{what}: the local model did not answer in time; other work may hold it (see `paperboy "
+                "model status`), so try again when it is done, or restart it with `paperboy model stop`."
+            ) from None
+        raise ProviderError(
+            f"{what}: the endpoint did not answer in time; check OPENAI_BASE_URL and that the server is up."
+        ) from None
+    except openai.APIConnectionError as ex:
+        if isinstance(ex.__cause__, ProviderError):  # the local model service could not start
+            raise ex.__cause__ from None
+        if local:
+            raise ProviderError(
+                f"{what}: the local model service stopped answering; run the command again to restart it, "
+                "or see `paperboy model status`."
+            ) from None
         raise ProviderError(
             f"{what}: cannot reach the endpoint ({type(ex).__name__}); check OPENAI_BASE_URL and that the "
             "server is up, or unset OPENAI_API_KEY to use the local model."
         ) from None
     except openai.APIError as ex:  # e.g. an error event in the middle of a streamed answer
         raise ProviderError(f"{what}: the endpoint failed mid-answer: {_redacted(ex.message, secret)}") from None
+
+
+def is_local(client: object) -> bool:
+    """True for a chat client of the machine's local model service."""
+    return getattr(client, "openai_api_base", None) == SERVICE_URL
 
 
 def client_secret(client: object) -> SecretStr | None:
@@ -115,17 +140,15 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
 
 def local_chat(settings: Settings) -> BaseChatModel:
-    """The packaged model on a llama.cpp server on loopback, through the same client as OpenAI."""
+    """The packaged model on the machine's llama.cpp service on loopback, through the same client as
+    OpenAI. Nothing starts here: the first request starts the service, or finds it running."""
     from langchain_openai import ChatOpenAI
 
-    server = LOCAL_SERVERS.get(settings)
     return ChatOpenAI(
-        base_url=server.base_url,
-        # An HTTP(S)_PROXY in the environment would otherwise capture calls to 127.0.0.1.
-        http_client=httpx.Client(trust_env=False),
-        http_async_client=httpx.AsyncClient(trust_env=False),
+        base_url=SERVICE_URL,
+        http_client=httpx.Client(transport=ServiceTransport(settings)),
         api_key=SecretStr("local"),
-        model=server.model_name,
+        model=model_name_for(model_file(settings)),
         temperature=_TEMPERATURE,
         max_retries=0,
         timeout=300,

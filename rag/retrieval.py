@@ -2,7 +2,6 @@
 
 from datetime import date
 from functools import lru_cache
-from typing import Literal
 
 import bm25s
 import numpy as np
@@ -10,10 +9,9 @@ import Stemmer
 
 from rag.errors import IndexNotFoundError
 from rag.models import Chunk, Hit
+from rag.settings import Mode
 from rag.store import Store
 
-Mode = Literal["hybrid", "dense", "bm25"]
-MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 # Fusion is a convex combination of the two scores (Bruch et al. 2023 found it beats reciprocal rank
 # fusion): cosine as it is, BM25 divided by a score that counts as a full keyword match. Ranks throw
 # away how weak a match is, so under RRF a paraphrase's spurious keyword hits outvoted a clear

@@ -1,13 +1,17 @@
 """One settings object, read from the environment and `.env`."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import SettingsError
+
+# How papers are found: dense and BM25 fused, or one of them.
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = get_args(Mode)
 
 
 class Settings(BaseSettings):
@@ -58,8 +62,13 @@ class Settings(BaseSettings):
     )
     local_context_tokens: int = Field(default=4096, ge=512, le=32768, description="Local model window")
     local_threads: int = Field(default=2, ge=1, le=256, description="CPU threads for the local model")
+    local_keep_alive: int = Field(
+        default=600,
+        ge=0,
+        description="Seconds the shared local model service stays loaded after its last request (0: stop when idle)",
+    )
 
-    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
+    retrieval_mode: Mode = Field(
         default="hybrid", description="How papers are found: dense + BM25 fused, or one of them"
     )
     answer_papers: int = Field(default=3, ge=1, le=20, description="Papers whose evidence goes to the model")

@@ -30,28 +30,35 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@contextmanager
-def running_app(log: Path, env: dict[str, str] | None = None, timeout_s: float = 60) -> Iterator[str]:
-    """`paperboy ui` on a free loopback port, once it answers /_stcore/health: its URL. Stopped afterwards."""
+def start_app(log: Path, env: dict[str, str] | None = None, timeout_s: float = 60) -> tuple[subprocess.Popen, str]:
+    """`paperboy ui` on a free loopback port, once it answers /_stcore/health: the process and its URL."""
     url = f"http://127.0.0.1:{free_port()}"
     paperboy = Path(sys.executable).with_name("paperboy")
     with log.open("w") as out:
         server = subprocess.Popen(
             [str(paperboy), "ui", "--port", url.rsplit(":", 1)[1]], env=env, stdout=out, stderr=out
         )
+    deadline = time.monotonic() + timeout_s
+    while not _healthy(url):
+        if server.poll() is not None:
+            raise RuntimeError(f"paperboy ui exited before it was ready:\n{log.read_text()}")
+        if time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError(f"the app did not answer /_stcore/health within {timeout_s:.0f} s")
+        time.sleep(0.1)
+    return server, url
+
+
+@contextmanager
+def running_app(log: Path, env: dict[str, str] | None = None, timeout_s: float = 60) -> Iterator[str]:
+    """`paperboy ui` on a free loopback port, once it answers /_stcore/health: its URL. Stopped afterwards."""
+    server, url = start_app(log, env, timeout_s)
+    try:
+        yield url
+    finally:
+        server.terminate()
         try:
-            deadline = time.monotonic() + timeout_s
-            while not _healthy(url):
-                if server.poll() is not None:
-                    raise RuntimeError(f"paperboy ui exited before it was ready:\n{log.read_text()}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not answer /_stcore/health within {timeout_s:.0f} s")
-                time.sleep(0.1)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # a model call in flight in a worker thread holds shutdown up
-                server.kill()
-                server.wait(timeout=10)
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)

@@ -17,7 +17,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from rag import providers
+from rag import model_service, providers
 from rag.cli import cli
 from rag.providers import Embedder
 from rag.settings import Settings
@@ -28,6 +28,18 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # The assembled model (1.1 GB) and tokenizer encodings are hash-checked and immutable, so tests share
 # the user's cache rather than paying 4 s and 1.1 GB of disk per test.
 SHARED_CACHE = Path(platformdirs.user_cache_dir("paperboy"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_model_service_left_behind() -> Iterator[None]:
+    """Tests that ask the local model start the machine's model service in the shared cache: stop it
+    at the end, unless it was running before the tests."""
+    settings = Settings(cache_dir=SHARED_CACHE)
+    before = model_service.read_state(settings)
+    yield
+    after = model_service.read_state(settings)
+    if after and (before is None or after.pid != before.pid):
+        model_service.stop_service(settings)
 
 
 @pytest.fixture(autouse=True)

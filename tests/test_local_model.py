@@ -11,7 +11,7 @@ import pytest
 
 from rag import local_model
 from rag.errors import ModelFileError, ProviderError
-from rag.local_model import LocalServer, PackagedModel, ServerCache
+from rag.local_model import LocalServer, PackagedModel
 from rag.settings import Settings
 from tests.openai_stub import free_port
 
@@ -156,26 +156,6 @@ def test_wait_until_ready_gives_up_on_a_dead_address() -> None:
         local_model.wait_until_ready(f"http://127.0.0.1:{free_port()}", timeout_s=0.3)
 
 
-def test_server_cache_keys_on_model_context_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    model = tmp_path / "m.gguf"
-    model.write_bytes(b"GGUF")
-    started: list[LocalServer] = []
-
-    def fake_start(settings: Settings) -> LocalServer:
-        started.append(LocalServer(f"http://127.0.0.1:{len(started) + 1}/v1", "m", object()))
-        return started[-1]
-
-    monkeypatch.setattr(local_model, "start_local_server", fake_start)
-    cache = ServerCache()
-    settings = make_settings(tmp_path, local_model_path=model)
-    assert cache.get(settings) is cache.get(settings)
-    assert cache.get(make_settings(tmp_path, local_model_path=model, local_threads=1)) is not started[0]
-    started[0].stop()
-    assert cache.get(settings) is started[2]  # a stopped server is replaced
-    cache.stop_all()
-    assert not any(server.running for server in started)
-
-
 def port_is_open(base_url: str) -> bool:
     """Whether something accepts connections at the host:port of `base_url`."""
     host, port = base_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
@@ -213,15 +193,3 @@ def test_local_server_answers_and_stops(tmp_path: Path, model_cache_dir: Path) -
         server.stop()
     assert not server.running
     assert not port_is_open(server.base_url)
-
-
-@pytest.mark.integration
-def test_local_base_url_starts_one_server_per_process(tmp_path: Path, model_cache_dir: Path) -> None:
-    settings = make_settings(tmp_path, cache_dir=model_cache_dir, local_context_tokens=2048)
-    try:
-        url = local_model.local_base_url(settings)
-        assert local_model.local_base_url(settings) == url
-        assert port_is_open(url)
-    finally:
-        local_model.LOCAL_SERVERS.stop_all()
-    assert not port_is_open(url)

@@ -6,12 +6,15 @@ Screenshots of every page land in test-output/browser/ (the README shows them).
 import os
 import re
 import shutil
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_FLAGS, running_app
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, running_app, start_app
 from tests.conftest import SHARED_CACHE
 
 pytestmark = pytest.mark.integration
@@ -23,19 +26,23 @@ SECOND_QUESTION = "How fast can GVGEN generate a 3D object?"
 ANSWER_TIMEOUT_MS = 240_000
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory, sample_store_dir: Path) -> Iterator[str]:
-    """`paperboy ui` on a free loopback port over a copy of the sample day; stopped after the module."""
+def _app_env(data_dir: Path, sample_store_dir: Path) -> dict[str, str]:
+    """A copy of the sample day in data_dir, and an environment pointing the app at it."""
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
-    data_dir = tmp_path_factory.mktemp("ui-browser") / "data"
     shutil.copytree(sample_store_dir, data_dir)
-    env = {
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PAPERBOY_", "CHROMA_"))},
         "PAPERBOY_DATA_DIR": str(data_dir),
         "PAPERBOY_CACHE_DIR": str(SHARED_CACHE),
     }
-    with running_app(data_dir.parent / "ui.log", env) as url:
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory, sample_store_dir: Path) -> Iterator[str]:
+    """`paperboy ui` on a free loopback port over a copy of the sample day; stopped after the module."""
+    data_dir = tmp_path_factory.mktemp("ui-browser") / "data"
+    with running_app(data_dir.parent / "ui.log", _app_env(data_dir, sample_store_dir)) as url:
         yield url
 
 
@@ -139,3 +146,19 @@ def test_every_page_renders_without_an_error(app_url: str, browser, title: str) 
     if title == "Today":
         assert page.get_by_text("Original abstract").count() >= 10  # the day's cards
     page.close()
+
+
+def test_sigterm_stops_the_app_while_it_writes_explainers(tmp_path: Path, sample_store_dir: Path, browser) -> None:
+    app, url = start_app(tmp_path / "ui.log", _app_env(tmp_path / "data", sample_store_dir))
+    try:
+        page = browser.new_page()
+        _open(page, url, "Today")
+        page.get_by_text("explainers ready").wait_for(timeout=60_000)
+        time.sleep(3)  # the day's explainers are being written: a model call is in flight
+        app.send_signal(signal.SIGTERM)
+        # It stops by itself, without the SIGKILL that a stuck model call once needed.
+        app.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        app.kill()
+        raise
+    assert app.returncode in (0, -signal.SIGTERM)

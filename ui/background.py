@@ -12,13 +12,11 @@ from rag.chains import ModelCalls
 from rag.digest import fallback_topic_name, group_by_topic, name_topic
 from rag.errors import PaperboyError
 from rag.explain import cached_explainer, explain_paper
+from rag.model_service import background_work, person_waiting, wait_for_people
 from rag.models import Explainer, Paper
 from rag.providers import chat_model_name, get_chat
 from rag.settings import Settings
 from rag.store import Store
-
-# How often background work looks again while someone is waiting for an answer.
-_WAIT_S = 0.5
 
 
 class SharedChat:
@@ -28,8 +26,6 @@ class SharedChat:
         self._settings = settings
         self._build = threading.Lock()
         self._llm: BaseChatModel | None = None
-        self._waiting = 0
-        self._count = threading.Lock()
 
     def model(self) -> BaseChatModel:
         """The chat model; the first call starts the local model (seconds), so call it off the page."""
@@ -45,19 +41,14 @@ class SharedChat:
 
     @contextmanager
     def priority(self) -> Iterator[None]:
-        """Mark work a user is waiting for (an answer, an eval run): background explainers pause meanwhile."""
-        with self._count:
-            self._waiting += 1
-        try:
+        """Mark work a user is waiting for (an answer, an eval run): background explainers pause meanwhile,
+        in this app and in every other process."""
+        with person_waiting(self._settings):
             yield
-        finally:
-            with self._count:
-                self._waiting -= 1
 
     def wait_for_users(self, stop: threading.Event) -> None:
-        """Block background work while a user waits: the local server answers one request at a time."""
-        while self._waiting and not stop.wait(_WAIT_S):
-            pass
+        """Block background work while a user waits: the local model answers one request at a time."""
+        wait_for_people(self._settings, stop)
 
 
 class DayBriefing:
@@ -93,6 +84,10 @@ class DayBriefing:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        with background_work():
+            self._write()
+
+    def _write(self) -> None:
         try:
             calls = ModelCalls(self._chat.model(), self._cache_dir)
             self.model = calls.model

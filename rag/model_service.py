@@ -1,0 +1,334 @@
+"""One local model service per machine, shared by every CLI call, the app and evals.
+
+A llama.cpp server holds ~2 GB and both cores; two processes each running one crawl, and a CLI
+call that loads its own pays ~4-8 s before the first word. So the first process that needs the
+model starts it as a service of its own (a detached `python -m rag.model_service`), writes where
+it listens to a state file in the cache dir, and every later process finds it there. The service
+stops itself after `local_keep_alive` seconds without a request. Requests reach it through
+`ServiceTransport`, which finds (or restarts) the service for every request, so a service that
+crashed or idled out is started again by the next request of a process that already held it.
+
+Across processes, a person's question goes first: while one is waiting (`person_waiting()`),
+background work (`background_work()`: explainers, topic names) holds its next request back.
+"""
+
+import argparse
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from rag.errors import ProviderError
+from rag.local_model import model_file, start_local_server
+from rag.settings import Settings, get_settings
+
+# How long a starting service may take: loading is 1.3 s from the page cache, 6-8 s on a busy box.
+_START_TIMEOUT_S = 180.0
+# How often the service looks at its idle time, and how long `stop` waits before SIGKILL.
+_TICK_S = 1.0
+_STOP_TIMEOUT_S = 10.0
+# How often background work looks again while a person is waiting.
+_WAIT_S = 0.25
+# The host the chat client is pointed at; the transport sends each request to the service's real port.
+SERVICE_URL = "http://local-model.paperboy/v1"
+
+_BACKGROUND: ContextVar[bool] = ContextVar("paperboy_background_work", default=False)
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """Where a running service listens and what it serves, as its state file records it."""
+
+    pid: int
+    port: int
+    model_name: str
+    key: str
+    keep_alive_s: int
+    started: float
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL on loopback."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+def service_dir(settings: Settings) -> Path:
+    """The service's files live in the cache dir, which every data dir of this user shares."""
+    return settings.cache_dir / "model-service"
+
+
+def service_key(settings: Settings) -> str:
+    """What makes two services different: model file, window and threads."""
+    return f"{model_file(settings).resolve()}|ctx={settings.local_context_tokens}|threads={settings.local_threads}"
+
+
+def _state_path(folder: Path) -> Path:
+    return folder / "service.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_state(settings: Settings) -> ServiceState | None:
+    """The running service's state, or None when there is none (no file, or its process is gone)."""
+    try:
+        state = ServiceState(**json.loads(_state_path(service_dir(settings)).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    return state if _alive(state.pid) else None
+
+
+def _answers(state: ServiceState, timeout_s: float = 5.0) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://127.0.0.1:{state.port}/slots", timeout=timeout_s) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextmanager
+def _locked(path: Path, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fcntl.flock(fh, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def touch(settings: Settings) -> None:
+    """Mark the service used now: its idle time counts from the last request of any process."""
+    path = service_dir(settings) / "last-used"
+    # An unwritable cache dir costs the idle timer, not the request.
+    with suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+
+def ensure_service(settings: Settings) -> ServiceState:
+    """The running service for these settings, started (or restarted) when there is none that answers.
+
+    A lock makes two processes that both find none start one service, not two.
+    """
+    key = service_key(settings)
+    state = read_state(settings)
+    if state and state.key == key:
+        return state
+    folder = service_dir(settings)
+    with _locked(folder / "start.lock"):
+        state = read_state(settings)
+        if state and state.key == key and _answers(state):
+            return state
+        if state:  # another model or window: only one service per machine
+            _stop_process(state.pid)
+        return _start(settings, key)
+
+
+def _start(settings: Settings, key: str) -> ServiceState:
+    folder = service_dir(settings)
+    _state_path(folder).unlink(missing_ok=True)
+    log = folder / "service.log"
+    overrides = {
+        "cache_dir": str(settings.cache_dir),
+        "local_model_path": str(model_file(settings)),
+        "local_context_tokens": settings.local_context_tokens,
+        "local_threads": settings.local_threads,
+        "local_keep_alive": settings.local_keep_alive,
+        "debug": settings.debug,
+    }
+    with log.open("w") as out:
+        # Its own session: a Ctrl-C in the terminal that started it stops the CLI, not the shared service.
+        child = subprocess.Popen(
+            [sys.executable, "-m", "rag.model_service", json.dumps(overrides)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        state = read_state(settings)
+        if state and state.pid == child.pid:
+            return state
+        if child.poll() is not None:
+            tail = " ".join(log.read_text(errors="replace").split()[-40:])
+            raise ProviderError(f"The local model service stopped while starting ({tail or 'no output'}); see {log}")
+        time.sleep(0.1)
+    child.terminate()
+    raise ProviderError(f"The local model service did not start within {_START_TIMEOUT_S:.0f} s; see {log}")
+
+
+def _stop_process(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + _STOP_TIMEOUT_S
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def stop_service(settings: Settings) -> ServiceState | None:
+    """Stop the running service, if any; returns what was stopped."""
+    with _locked(service_dir(settings) / "start.lock"):
+        state = read_state(settings)
+        if state:
+            _stop_process(state.pid)
+            _state_path(service_dir(settings)).unlink(missing_ok=True)
+        return state
+
+
+def idle_seconds(settings: Settings) -> float | None:
+    """Seconds since the last request, or None when the service was never used."""
+    try:
+        return time.time() - (service_dir(settings) / "last-used").stat().st_mtime
+    except OSError:
+        return None
+
+
+@contextmanager
+def person_waiting(settings: Settings) -> Iterator[None]:
+    """Mark, for every process, that a person waits for an answer: background work holds back meanwhile."""
+    with _locked(service_dir(settings) / "people.lock", fcntl.LOCK_SH):
+        yield
+
+
+@contextmanager
+def background_work() -> Iterator[None]:
+    """Mark this thread's model requests as background work: each waits while a person is waiting."""
+    token = _BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _BACKGROUND.reset(token)
+
+
+def nobody_waiting(settings: Settings) -> bool:
+    """True when no process holds person_waiting()."""
+    path = service_dir(settings) / "people.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return True
+
+
+def wait_for_people(settings: Settings, stop: threading.Event | None = None) -> None:
+    """Block while any process's person is waiting for an answer (or until stop is set)."""
+    stop = stop or threading.Event()
+    while not nobody_waiting(settings) and not stop.wait(_WAIT_S):
+        pass
+
+
+class ServiceTransport(httpx.BaseTransport):
+    """Sends each request to the machine's model service, starting it when it is not running.
+
+    A request that finds the port closed (the service crashed, was killed or idled out between two
+    requests) starts the service again and is sent once more.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        # An HTTP(S)_PROXY in the environment would otherwise capture calls to 127.0.0.1.
+        self._inner = httpx.HTTPTransport(trust_env=False)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if _BACKGROUND.get():
+            wait_for_people(self._settings)
+        request.read()  # the body is sent again if the first try finds the service gone
+        for attempt in (1, 2):
+            state = ensure_service(self._settings)
+            touch(self._settings)
+            request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=state.port)
+            try:
+                return self._inner.handle_request(request)
+            except httpx.ConnectError:
+                if attempt == 2:
+                    raise
+                _state_path(service_dir(self._settings)).unlink(missing_ok=True)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def serve(settings: Settings) -> None:
+    """Run the service in this process until it is idle for local_keep_alive seconds or told to stop."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    server = start_local_server(settings)
+    folder = service_dir(settings)
+    port = int(server.base_url.rsplit(":", 1)[1].split("/", 1)[0])
+    state = ServiceState(
+        pid=os.getpid(),
+        port=port,
+        model_name=server.model_name,
+        key=service_key(settings),
+        keep_alive_s=settings.local_keep_alive,
+        started=time.time(),
+    )
+    touch(settings)
+    tmp = folder / f".service.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(asdict(state)))
+    os.replace(tmp, _state_path(folder))
+    print(f"serving {state.model_name} on {state.base_url} (pid {state.pid})", flush=True)
+    try:
+        while not stop.wait(_TICK_S):
+            idle = idle_seconds(settings)
+            # A long answer is one request: the service is idle only when no slot is working either.
+            if idle is not None and idle > settings.local_keep_alive and not _busy(state):
+                print(f"idle for {idle:.0f} s: stopping", flush=True)
+                break
+    finally:
+        mine = read_state(settings)
+        if mine is None or mine.pid == os.getpid():
+            _state_path(folder).unlink(missing_ok=True)
+        server.stop()
+
+
+def _busy(state: ServiceState) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://127.0.0.1:{state.port}/slots", timeout=5) as resp:
+            return any(slot.get("is_processing") for slot in json.loads(resp.read()))
+    except (urllib.error.URLError, OSError, ValueError):
+        return True  # a server too busy to answer /slots is not idle
+
+
+def main() -> None:
+    """`python -m rag.model_service '{settings as JSON}'`: what ensure_service starts."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("settings", help="JSON object of the settings to serve with")
+    serve(get_settings(**json.loads(parser.parse_args().settings)))
+
+
+if __name__ == "__main__":
+    main()
