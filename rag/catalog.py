@@ -29,6 +29,13 @@ CREATE TABLE IF NOT EXISTS explainers (
     record TEXT NOT NULL,
     PRIMARY KEY (paper_id, content_hash, prompt_version, model)
 );
+CREATE TABLE IF NOT EXISTS topic_names (
+    members TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    model TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (members, prompt_version, model)
+);
 """
 
 
@@ -133,6 +140,23 @@ class Catalog:
                     explainer.model,
                     explainer.model_dump_json(exclude={"cached"}),
                 ],
+            )
+
+    def topic_name(self, members: str, prompt_version: str, model: str) -> str | None:
+        """The stored name of a topic with exactly these members (see digest.topic_key), if any."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT name FROM topic_names WHERE members = ? AND prompt_version = ? AND model = ?",
+                [members, prompt_version, model],
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def save_topic_name(self, members: str, prompt_version: str, model: str, name: str) -> None:
+        """Store a topic's name, so the next page or digest of the day shows it without a model call."""
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO topic_names (members, prompt_version, model, name) VALUES (?, ?, ?, ?)",
+                [members, prompt_version, model, name],
             )
 
     def count(self) -> int:

@@ -1,5 +1,6 @@
 """The day in one page: papers clustered into named topics, each with its explainer, as Markdown or HTML."""
 
+import hashlib
 import html
 import math
 import re
@@ -11,6 +12,7 @@ from urllib.parse import quote, urlsplit
 import numpy as np
 from pydantic import BaseModel, Field
 
+from rag.catalog import Catalog
 from rag.chains import ModelCalls
 from rag.errors import IndexNotFoundError
 from rag.models import STRICT, Explainer, Paper
@@ -154,12 +156,31 @@ def fallback_topic_name(papers: list[Paper], day_papers: list[Paper] | None = No
     return " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in words) or FALLBACK_NAME
 
 
-def name_topic(papers: list[Paper], calls: ModelCalls, day_papers: list[Paper] | None = None) -> str:
-    """A 2-5 word name for what these papers share, from one model call; title words if the reply is unusable."""
+def topic_key(papers: list[Paper]) -> str:
+    """What a topic's name depends on: exactly which papers, with which text, it groups."""
+    members = sorted(f"{p.id}:{p.content_hash}" for p in papers)
+    return hashlib.sha256("\n".join(members).encode()).hexdigest()
+
+
+def name_topic(
+    papers: list[Paper], calls: ModelCalls, day_papers: list[Paper] | None = None, catalog: Catalog | None = None
+) -> str:
+    """A 2-5 word name for what these papers share, from one model call; title words if the reply is unusable.
+
+    With a catalog the name is stored, and read back for the same papers, prompt and model: the day's
+    clusters come out the same each time, so a second page or digest of the day names them at once.
+    """
+    prompt = load_prompt("topic")
+    key = topic_key(papers)
+    stored = catalog.topic_name(key, prompt.id, calls.model) if catalog else None
+    if stored:
+        return stored
     titles = "\n".join(f"- {p.title}" for p in papers)
-    name = clean_topic_name(calls.run(load_prompt("topic"), {"titles": titles}, TOPIC_MAX_TOKENS))
+    name = clean_topic_name(calls.run(prompt, {"titles": titles}, TOPIC_MAX_TOKENS))
     if not name or len(name.split()) > MAX_NAME_WORDS:
         return fallback_topic_name(papers, day_papers)
+    if catalog:
+        catalog.save_topic_name(key, prompt.id, calls.model, name)
     return name
 
 
@@ -200,7 +221,7 @@ def build_digest(store: Store, calls: ModelCalls, day: date | None, explain: Cal
         raise _no_papers_error(store, day)
     topics = []
     for members in group_by_topic(store, papers):
-        name = name_topic(members, calls, papers)
+        name = name_topic(members, calls, papers, store.catalog)
         topics.append(Topic(name=name, papers=members, explainers={p.id: explain(p) for p in members}))
     return Digest(day=day, topics=topics, model=calls.model)
 

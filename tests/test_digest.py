@@ -16,6 +16,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
 from rag import providers
+from rag.catalog import Catalog
 from rag.chains import ModelCalls
 from rag.chunks import chunk_paper
 from rag.digest import (
@@ -429,3 +430,16 @@ def test_digest_of_the_sample_day_lists_every_paper_once(
     assert page.count("<h2") >= 2
     markdown = run_cli("digest", "--date", "2025-10-31").stdout
     assert markdown.startswith("# ") and all(md_text(title) in markdown for title in titles)
+
+
+def test_a_topic_name_is_stored_and_read_back_for_the_same_papers(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    group = [_paper("p1", "Federated Clients"), _paper("p2", "Private Federated Averaging")]
+    chat = TopicChat(reply=lambda user: "Federated Learning")
+    assert name_topic(group, _calls(chat), group, catalog) == "Federated Learning"
+    assert name_topic(list(reversed(group)), _calls(chat), group, catalog) == "Federated Learning"
+    assert len(chat.received) == 1  # the second page of the day asked no model
+    # Other members (or the same id with another abstract) are another topic, named anew.
+    changed = [group[0], group[1].model_copy(update={"abstract": "New text."})]
+    name_topic(changed, _calls(chat), changed, catalog)
+    assert len(chat.received) == 2

@@ -108,7 +108,7 @@ class DayBriefing:
             self._chat.wait_for_users(self._stop)
             if self._stop.is_set():
                 return
-            named.append((name_topic(papers, calls, self.papers), papers))
+            named.append((name_topic(papers, calls, self.papers, self._catalog), papers))
             # Swapped whole, so a page drawing the topics never sees a half-named list.
             self.topics = named + self.topics[len(named) :]
 
