@@ -204,3 +204,16 @@ def test_the_service_stops_itself_after_its_keep_alive(service_cache: Path) -> N
     assert model_service.read_state(Settings(cache_dir=service_cache)) is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_a_timeout_is_one_message_about_the_model_that_timed_out(local: bool) -> None:
+    import openai
+
+    from rag.providers import provider_errors
+
+    with pytest.raises(ProviderError) as caught, provider_errors("Asking m", local=local):
+        raise openai.APITimeoutError(request=httpx.Request("POST", "http://127.0.0.1:1/v1/chat/completions"))
+    message = str(caught.value)
+    assert ("local model" in message) is local
+    assert ("OPENAI_BASE_URL" in message) is not local
