@@ -80,13 +80,17 @@ def _state_path(folder: Path) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    """True while pid runs; an exited child not yet reaped (a zombie) is not running."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def read_state(settings: Settings) -> ServiceState | None:
