@@ -43,6 +43,8 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/answers.py --pipelines default,dense,bm25
 	$(BIN)/python bench/explainers.py
+	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/slots.py
 	$(BIN)/paperboy ingest $(SAMPLE) --date 2025-10-31
 	$(BIN)/python bench/ui.py
 

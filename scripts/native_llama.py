@@ -33,10 +33,16 @@ CMAKE_ARGS = "-DLLAMA_LLGUIDANCE=OFF -DLLAMA_BUILD_BORINGSSL=OFF -DLLAMA_OPENSSL
 # kernel refuses the tiles, and the AMX kernels then die with SIGILL on the first prompt.
 ISA_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=ON"
 OPTIONAL_ISA = {"avx512vbmi": "GGML_AVX512_VBMI", "avx512_vnni": "GGML_AVX512_VNNI", "avx512_bf16": "GGML_AVX512_BF16"}
-# One short answer from the installed wheel, in a child process so that a crash is seen, not suffered.
+# One short answer from the installed wheel, in a child process so that a crash is seen, not suffered;
+# the server runs in that process (not as the shared model service), so nothing outlives the check.
 SMOKE_TEST = (
-    "from rag.providers import get_chat; from rag.settings import get_settings; "
-    "print(get_chat(get_settings()).bind(max_tokens=4).invoke('Say yes.').content)"
+    "import json, urllib.request; from rag.local_model import start_local_server; "
+    "from rag.settings import get_settings; server = start_local_server(get_settings()); "
+    "body = {'model': server.model_name, 'messages': [{'role': 'user', 'content': 'Say yes.'}], 'max_tokens': 4}; "
+    "request = urllib.request.Request(server.base_url + '/chat/completions', json.dumps(body).encode(), "
+    "{'Content-Type': 'application/json'}); "
+    "reply = urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=120).read(); "
+    "print(json.loads(reply)['choices'][0]['message']['content']); server.stop()"
 )
 # xllamacpp's setup.py links these archives whatever the CMake options; empty ones stand in for them.
 STUB_ARCHIVES = ("libllguidance.a", "libssl.a", "libcrypto.a")
