@@ -82,8 +82,10 @@ def main() -> None:
         answers = [json.loads(p.communicate()[0]) for p in pair]
         together = time.perf_counter() - started
         arrived = sum(1 for a in answers if a["answer"])
-        print(f"two ask at once: {arrived}/2 answered, wall {together:.1f} s vs {alone:.1f} s alone "
-              f"(ratio {together / alone:.2f})")
+        print(
+            f"two ask at once: {arrived}/2 answered, wall {together:.1f} s vs {alone:.1f} s alone "
+            f"(ratio {together / alone:.2f})"
+        )
         run(env, "model", "stop")
 
 

@@ -2,7 +2,9 @@
 
 Starts `paperboy ui` on a free loopback port over the configured data dir (ingest the sample day
 first, as `make run` does), then prints:
-- seconds from starting the command to the Today page showing its paper cards;
+- seconds from starting the command to the Today page showing its paper cards, and from loading
+  the page to its first paper;
+- seconds from SIGTERM to the app's exit while it writes the day's explainers;
 - per question on the Ask page (opened directly, so no explainers are being written meanwhile):
   seconds from Enter to the first words of the answer, and to the finished answer with its chips.
 Usage:
@@ -13,7 +15,9 @@ import argparse
 import os
 import platform
 import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +27,7 @@ from playwright.sync_api import Page, sync_playwright
 
 # Run as a script, this folder is on sys.path and the checkout is not; the app helpers live in tests/.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.browser import CHROMIUM, CHROMIUM_FLAGS, running_app
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, running_app, start_app
 
 QUESTIONS = [
     "What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?",
@@ -65,11 +69,24 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         started = time.perf_counter()
-        with running_app(LOG, timeout_s=STARTUP_TIMEOUT_S) as url:
-            page = browser.new_page()
-            page.goto(url)
-            page.get_by_text("Original abstract").first.wait_for(timeout=120_000)
-            print(f"start to a usable Today page       {time.perf_counter() - started:.1f} s")
+        app, url = start_app(LOG, timeout_s=STARTUP_TIMEOUT_S)
+        page = browser.new_page()
+        loading = time.perf_counter()
+        page.goto(url)
+        page.get_by_text("Original abstract").first.wait_for(timeout=120_000)
+        shown = time.perf_counter()
+        print(f"start to a usable Today page       {shown - started:.1f} s")
+        print(f"Today page load to its first paper {shown - loading:.1f} s")
+        # The day's explainers are being written now: a model call is in flight when the app is told to stop.
+        time.sleep(3)
+        stopping = time.perf_counter()
+        app.send_signal(signal.SIGTERM)
+        try:
+            app.wait(timeout=60)
+            print(f"SIGTERM to exit, explainers running {time.perf_counter() - stopping:.1f} s")
+        except subprocess.TimeoutExpired:
+            app.kill()
+            print("SIGTERM to exit, explainers running: still running after 60 s (killed)")
         # A fresh app, the Ask page opened directly: no explainers are being written meanwhile.
         with running_app(LOG, timeout_s=STARTUP_TIMEOUT_S) as url:
             page = browser.new_page()
