@@ -1,5 +1,7 @@
 """The day in one page: papers clustered into named topics, each with its explainer, as Markdown or HTML."""
 
+from __future__ import annotations
+
 import hashlib
 import html
 import math
@@ -7,17 +9,20 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.catalog import Catalog
-from rag.chains import ModelCalls
 from rag.errors import IndexNotFoundError
 from rag.models import STRICT, Explainer, Paper
 from rag.prompts import load_prompt
-from rag.store import Store
+
+if TYPE_CHECKING:  # the app's cards render with this module before the store or a model is loaded
+    from rag.chains import ModelCalls
+    from rag.store import Store
 
 MAX_TOPICS = 8
 # A name of 2-5 words is 4-10 tokens; the cap stops an essay, not a name.

@@ -150,6 +150,15 @@ def _until_explained(at: AppTest, total: int) -> AppTest:
     return at.run()  # once more: the topic names land before the last explainer, the page draws both
 
 
+def _until_grouped(at: AppTest) -> AppTest:
+    deadline = time.monotonic() + 20
+    while not at.subheader:
+        assert time.monotonic() < deadline, "the day was never grouped by topic"
+        time.sleep(0.2)
+        at.run()
+    return at
+
+
 def test_today_groups_the_day_by_topic_and_explains_in_the_background(sample_store: Path, chat: ScriptedChat) -> None:
     model_free = threading.Event()
 
@@ -161,10 +170,13 @@ def test_today_groups_the_day_by_topic_and_explains_in_the_background(sample_sto
     top = open_store(Settings(data_dir=sample_store)).catalog.papers(DAY)[0]
     _cache_explainer(sample_store, top, "An explainer that was already in the catalog.")
 
-    # The model is stuck, and still the page is drawn: every card, title-word topic names, explainers pending.
+    # The model is stuck, and still the page is drawn: every card at once (from the catalog alone), then
+    # grouped under title-word topic names once the store is open, explainers pending.
     at = open_app("today")
     assert not at.exception
     assert [box.value for box in at.selectbox] == [DAY]
+    assert len(at.toggle) == 45
+    at = _until_grouped(at)
     headers = [h.value for h in at.subheader]
     assert 2 <= len(headers) <= 8
     assert sum(int(h.rsplit("(", 1)[1].rstrip(")")) for h in headers) == 45
@@ -192,7 +204,7 @@ def test_background_explainers_wait_while_a_user_waits_for_an_answer(
     ingest_files([FIXTURES / "papers.jsonl"], store, settings)
     shared = SharedChat(settings)
     with shared.priority():
-        briefing = DayBriefing(DAY, store, shared, settings.cache_dir).start()
+        briefing = DayBriefing(DAY, store.catalog, lambda: store, shared, settings.cache_dir).start()
         time.sleep(0.5)
         assert chat.received == []  # the briefing holds back while someone is asking
     deadline = time.monotonic() + 10

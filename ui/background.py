@@ -1,22 +1,30 @@
-"""Work the app does off the page: the one chat model of the process, and each day's topics and explainers."""
+"""Work the app does off the page: the one chat model of the process, and each day's topics and explainers.
+
+The Today page draws its papers from the catalog alone. The store (Chroma, MiniLM) and the model
+stack (LangChain, openai), ~3 s to import and open, are loaded here, in the background.
+"""
+
+from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from langchain_core.language_models import BaseChatModel
-
-from rag.chains import ModelCalls
-from rag.digest import fallback_topic_name, group_by_topic, name_topic
+from rag.catalog import Catalog
+from rag.digest import fallback_topic_name, name_topic
 from rag.errors import PaperboyError
-from rag.explain import cached_explainer, explain_paper
 from rag.model_service import background_work, person_waiting, wait_for_people
 from rag.models import Explainer, Paper
-from rag.providers import chat_model_name, get_chat
 from rag.settings import Settings
-from rag.store import Store
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from rag.chains import ModelCalls
+    from rag.store import Store
 
 
 class SharedChat:
@@ -28,7 +36,9 @@ class SharedChat:
         self._llm: BaseChatModel | None = None
 
     def model(self) -> BaseChatModel:
-        """The chat model; the first call starts the local model (seconds), so call it off the page."""
+        """The chat model; the first call imports the model stack (seconds), so call it off the page."""
+        from rag.providers import get_chat
+
         with self._build:
             if self._llm is None:
                 self._llm = get_chat(self._settings)
@@ -37,6 +47,8 @@ class SharedChat:
     @property
     def name(self) -> str | None:
         """The model's name once it is built, else None."""
+        from rag.providers import chat_model_name
+
         return chat_model_name(self._llm) if self._llm is not None else None
 
     @contextmanager
@@ -52,24 +64,29 @@ class SharedChat:
 
 
 class DayBriefing:
-    """One day's papers grouped by topic; a background thread names the topics and writes missing explainers."""
+    """One day's papers; a background thread groups them by topic, names the topics and writes missing explainers.
 
-    def __init__(self, day: date, store: Store, chat: SharedChat, cache_dir: Path) -> None:
+    Until the papers are grouped (the store opens in ~3 s on a fresh app), `topics` is empty and the
+    page lists the papers most upvoted first.
+    """
+
+    def __init__(
+        self, day: date, catalog: Catalog, open_store: Callable[[], Store], chat: SharedChat, cache_dir: Path
+    ) -> None:
         self.day = day
-        self.papers = store.catalog.papers(day)
-        groups = group_by_topic(store, self.papers) if self.papers else []
-        # Title-word names at once; the model's names replace them when ready (a few seconds on the local model).
-        self.topics: list[tuple[str, list[Paper]]] = [(fallback_topic_name(g, self.papers), g) for g in groups]
+        self.papers = catalog.papers(day)
+        self.topics: list[tuple[str, list[Paper]]] = []
         self.explainers: dict[str, Explainer] = {}
         self.model: str | None = None
         self.error: str | None = None
-        self._catalog = store.catalog
+        self._catalog = catalog
+        self._open_store = open_store
         self._chat = chat
         self._cache_dir = cache_dir
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"briefing-{day}", daemon=True)
 
-    def start(self) -> "DayBriefing":
+    def start(self) -> DayBriefing:
         """Start the background work; returns self."""
         self._thread.start()
         return self
@@ -88,7 +105,13 @@ class DayBriefing:
             self._write()
 
     def _write(self) -> None:
+        from rag.chains import ModelCalls
+        from rag.digest import group_by_topic
+
         try:
+            groups = group_by_topic(self._open_store(), self.papers) if self.papers else []
+            # Title-word names at once; the model's names replace them when ready.
+            self.topics = [(fallback_topic_name(g, self.papers), g) for g in groups]
             calls = ModelCalls(self._chat.model(), self._cache_dir)
             self.model = calls.model
             self._load_cached(calls.model)
@@ -98,6 +121,8 @@ class DayBriefing:
             self.error = str(ex)
 
     def _load_cached(self, model: str) -> None:
+        from rag.explain import cached_explainer
+
         for paper in self.papers:
             if explainer := cached_explainer(paper, self._catalog, model):
                 self.explainers[paper.id] = explainer
@@ -113,6 +138,8 @@ class DayBriefing:
             self.topics = named + self.topics[len(named) :]
 
     def _explain_missing(self, calls: ModelCalls) -> None:
+        from rag.explain import explain_paper
+
         # In page order: the topics shown first get their explainers first.
         for paper in (p for _, papers in self.topics for p in papers if p.id not in self.explainers):
             self._chat.wait_for_users(self._stop)

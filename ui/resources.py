@@ -3,13 +3,19 @@
 Per-user state (the conversation, chosen day, last eval run) lives in st.session_state, never here.
 """
 
+from __future__ import annotations
+
 from datetime import date
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from rag.catalog import Catalog
 from rag.settings import Settings, get_settings
-from rag.store import Store, open_store
 from ui.background import DayBriefing, SharedChat
+
+if TYPE_CHECKING:
+    from rag.store import Store
 
 
 @st.cache_resource(show_spinner=False)
@@ -18,9 +24,17 @@ def settings() -> Settings:
     return get_settings()
 
 
+@st.cache_resource(show_spinner=False)
+def catalog() -> Catalog:
+    """The catalog alone (SQLite): enough to list a day's papers before the store is open."""
+    return Catalog(settings().catalog_path)
+
+
 @st.cache_resource(show_spinner="Opening the library...")
 def store() -> Store:
     """The one store of the process, shared by every session: embedded Chroma is not safe across processes."""
+    from rag.store import open_store
+
     return open_store(settings())
 
 
@@ -36,4 +50,4 @@ def chat() -> SharedChat:
 @st.cache_resource(show_spinner=False, on_release=DayBriefing.stop)
 def briefing(day: date) -> DayBriefing:
     """The day's topics and explainers, written once per process in the background, whoever opens the day."""
-    return DayBriefing(day, store(), chat(), settings().cache_dir).start()
+    return DayBriefing(day, catalog(), store, chat(), settings().cache_dir).start()

@@ -6,7 +6,6 @@ import streamlit as st
 
 from rag.digest import md_text
 from rag.models import Paper
-from rag.retrieval import retrieve
 from ui import resources
 from ui.background import DayBriefing
 from ui.cards import paper_card
@@ -47,7 +46,12 @@ def _card(briefing: DayBriefing, paper: Paper, key: str) -> None:
 
 
 def show_topics(briefing: DayBriefing) -> None:
-    """Every paper once, under its topic: largest topic first, most upvoted first within it."""
+    """Every paper once, under its topic: largest topic first, most upvoted first within it; until the
+    topics are ready, every paper most upvoted first."""
+    if not briefing.topics:
+        for paper in briefing.papers:
+            _card(briefing, paper, key=paper.id)
+        return
     for name, papers in briefing.topics:
         st.subheader(f"{md_text(name)} ({len(papers)})", divider="gray")
         for paper in papers:
@@ -56,6 +60,8 @@ def show_topics(briefing: DayBriefing) -> None:
 
 def show_search(briefing: DayBriefing, query: str) -> None:
     """The day's papers that best match the query, by the product's own retrieval."""
+    from rag.retrieval import retrieve
+
     hits = retrieve(query, resources.store(), SEARCH_RESULTS, briefing.day)
     st.caption(f"{len(hits)} best matches for \u201c{md_text(query)}\u201d")
     for hit in hits:
@@ -66,6 +72,8 @@ def show_day(briefing: DayBriefing, query: str, refreshing: bool) -> None:
     """The part of the page that refreshes while explainers are written."""
     if refreshing and not briefing.working:
         st.rerun()  # a full run draws the finished day and drops the refresh timer
+    grouped = f"in {len(briefing.topics)} topics" if briefing.topics else "(grouping them by topic...)"
+    st.caption(f"{len(briefing.papers)} papers {grouped}, most upvoted first.")
     show_progress(briefing)
     if query:
         show_search(briefing, query)
@@ -76,14 +84,13 @@ def show_day(briefing: DayBriefing, query: str, refreshing: bool) -> None:
 def render() -> None:
     """The Today page."""
     st.title("Today")
-    days = resources.store().catalog.days()
+    days = resources.catalog().days()
     if not days:
         st.info("No papers yet: ingest a file or fetch a day on the Library page.", icon=":material/info:")
         st.page_link("views/library.py", label="Go to the Library", icon=":material/library_books:")
         return
     day = pick_day(days)
     briefing = resources.briefing(day)
-    st.caption(f"{len(briefing.papers)} papers in {len(briefing.topics)} topics, most upvoted first.")
     query = st.text_input("Search", key="today_query", placeholder="e.g. speeding up diffusion sampling")
     refreshing = briefing.working
     # A fragment reruns alone: cards fill in as explainers arrive, without redrawing the picker and search box.
