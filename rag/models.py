@@ -6,7 +6,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-STRICT = ConfigDict(extra="forbid")
+# defer_build: each model builds its validator on first use, not at import: `paperboy --help` 0.45 -> 0.35 s.
+STRICT = ConfigDict(extra="forbid", defer_build=True)
 
 
 def normalise_title(title: str) -> str:
