@@ -102,13 +102,14 @@ def read_state(settings: Settings) -> ServiceState | None:
     return state if _alive(state.pid) else None
 
 
-def _answers(state: ServiceState, timeout_s: float = 5.0) -> bool:
+def _slots(state: ServiceState) -> list[dict] | None:
+    """The service's /slots, or None when it does not answer (gone, or too busy to reply in 5 s)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(f"http://127.0.0.1:{state.port}/slots", timeout=timeout_s) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+        with opener.open(f"http://127.0.0.1:{state.port}/slots", timeout=5) as resp:
+            return list(json.loads(resp.read()))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
 
 
 @contextmanager
@@ -131,19 +132,20 @@ def touch(settings: Settings) -> None:
         path.touch()
 
 
-def ensure_service(settings: Settings) -> ServiceState:
+def ensure_service(settings: Settings, unreachable: ServiceState | None = None) -> ServiceState:
     """The running service for these settings, started (or restarted) when there is none that answers.
 
-    A lock makes two processes that both find none start one service, not two.
+    A lock makes two processes that both find none start one service, not two. `unreachable` is a
+    service a request could not connect to: it is replaced, unless another process already did so.
     """
     key = service_key(settings)
     state = read_state(settings)
-    if state and state.key == key:
+    if state and state.key == key and state != unreachable:
         return state
     folder = service_dir(settings)
     with _locked(folder / "start.lock"):
         state = read_state(settings)
-        if state and state.key == key and _answers(state):
+        if state and state.key == key and state != unreachable and _slots(state) is not None:
             return state
         if state:  # another model or window: only one service per machine
             _stop_process(state.pid)
@@ -267,17 +269,16 @@ class ServiceTransport(httpx.BaseTransport):
         if _BACKGROUND.get():
             wait_for_people(self._settings)
         request.read()  # the body is sent again if the first try finds the service gone
-        for attempt in (1, 2):
-            state = ensure_service(self._settings)
-            touch(self._settings)
-            request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=state.port)
-            try:
-                return self._inner.handle_request(request)
-            except httpx.ConnectError:
-                if attempt == 2:
-                    raise
-                _state_path(service_dir(self._settings)).unlink(missing_ok=True)
-        raise AssertionError("unreachable")
+        state = ensure_service(self._settings)
+        try:
+            return self._send(request, state)
+        except httpx.ConnectError:
+            return self._send(request, ensure_service(self._settings, unreachable=state))
+
+    def _send(self, request: httpx.Request, state: ServiceState) -> httpx.Response:
+        touch(self._settings)
+        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=state.port)
+        return self._inner.handle_request(request)
 
     def close(self) -> None:
         self._inner.close()
@@ -308,7 +309,9 @@ def serve(settings: Settings) -> None:
         while not stop.wait(_TICK_S):
             idle = idle_seconds(settings)
             # A long answer is one request: the service is idle only when no slot is working either.
-            if idle is not None and idle > settings.local_keep_alive and not _busy(state):
+            slots = _slots(state)
+            busy = slots is None or any(slot.get("is_processing") for slot in slots)
+            if idle is not None and idle > settings.local_keep_alive and not busy:
                 print(f"idle for {idle:.0f} s: stopping", flush=True)
                 break
     finally:
@@ -316,15 +319,6 @@ def serve(settings: Settings) -> None:
         if mine is None or mine.pid == os.getpid():
             _state_path(folder).unlink(missing_ok=True)
         server.stop()
-
-
-def _busy(state: ServiceState) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"http://127.0.0.1:{state.port}/slots", timeout=5) as resp:
-            return any(slot.get("is_processing") for slot in json.loads(resp.read()))
-    except (urllib.error.URLError, OSError, ValueError):
-        return True  # a server too busy to answer /slots is not idle
 
 
 def main() -> None:

@@ -71,12 +71,19 @@ def test_the_transport_sends_to_the_service_and_restarts_one_that_is_gone(
         ServiceState(os.getpid(), free_port(), "m", "k", 600, 0.0),  # crashed: its port is closed
         ServiceState(os.getpid(), _port(stub), "m", "k", 600, 0.0),  # started again
     ]
-    monkeypatch.setattr(model_service, "ensure_service", lambda s: found.pop(0))
+    replaced: list[ServiceState | None] = []
+
+    def ensure(settings: Settings, unreachable: ServiceState | None = None) -> ServiceState:
+        replaced.append(unreachable)
+        return found.pop(0)
+
+    monkeypatch.setattr(model_service, "ensure_service", ensure)
+    crashed = found[0]
     llm = local_chat(settings)
     prompt = Prompt(name="t", version=1, variables=["q"], system="Answer.", user="{q}")
     reply = ModelCalls(llm, SHARED_CACHE).run(prompt, {"q": "Hello?"}, 8)
     assert reply
-    assert found == []
+    assert replaced == [None, crashed]  # the second lookup names the service that did not answer
     assert len(stub.requests_to(CHAT_PATH)) == 1
     # Each request marks the service used, so its idle timer starts again.
     assert model_service.idle_seconds(settings) is not None
@@ -86,7 +93,7 @@ def test_the_transport_sends_to_the_service_and_restarts_one_that_is_gone(
 def test_a_service_that_cannot_start_is_one_message_about_the_local_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fail(settings: Settings) -> ServiceState:
+    def fail(settings: Settings, unreachable: ServiceState | None = None) -> ServiceState:
         raise ProviderError("The local model service stopped while starting (bad model); see service.log")
 
     monkeypatch.setattr(model_service, "ensure_service", fail)
@@ -134,7 +141,9 @@ def test_waiting_for_people_ends_when_told_to_stop(tmp_path: Path) -> None:
 def test_only_background_requests_wait(tmp_path: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = _settings(tmp_path)
     waited: list[bool] = []
-    monkeypatch.setattr(model_service, "ensure_service", lambda s: ServiceState(1, _port(stub), "m", "k", 1, 0.0))
+    monkeypatch.setattr(
+        model_service, "ensure_service", lambda s, unreachable=None: ServiceState(1, _port(stub), "m", "k", 1, 0.0)
+    )
     monkeypatch.setattr(model_service, "wait_for_people", lambda s, stop=None: waited.append(True))
     client = httpx.Client(transport=ServiceTransport(settings))
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
