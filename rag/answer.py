@@ -54,7 +54,8 @@ LIST_KEYWORD_SHARE = 0.7
 LIST_DENSE_GAP = 0.03
 # Evidence sentences an explanation may draw on (an abstract has ~6-10): a "how" is answered by the
 # method's steps, spread over the abstract. On the dev days' 17 open questions, 7 rather than 5
-# raised key-point recall 0.71 -> 0.76 (p50 11.3 -> 9.9 s: the answers came out shorter).
+# raised key-point recall 0.71 -> 0.76; bench/answers.py put the dev days' open p50 at 11.6 s
+# (11.4 s with 5). README, Performance, has the test days.
 OPEN_SENTENCES = 7
 # Per compared paper: set once from the abstracts' length, not tuned.
 COMPARE_SENTENCES = 3

@@ -3,6 +3,7 @@ stopped when idle; a person's question goes before background work across proces
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ from rag.model_service import ServiceState, ServiceTransport
 from rag.prompts import Prompt
 from rag.providers import local_chat
 from rag.settings import Settings
-from tests.conftest import SHARED_CACHE
+from tests.conftest import SHARED_CACHE, run_cli
 from tests.openai_stub import CHAT_PATH, OpenAIStub, free_port
 
 
@@ -225,3 +226,22 @@ def test_a_timeout_is_one_message_about_the_model_that_timed_out(local: bool) ->
     message = str(caught.value)
     assert ("local model" in message) is local
     assert ("OPENAI_BASE_URL" in message) is not local
+
+
+def test_model_status_and_stop_say_what_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOY_CACHE_DIR", str(tmp_path / "cache"))
+    status = run_cli("model", "status", "--json")
+    assert status.exit_code == 0 and json.loads(status.output) == {"running": False}
+    assert "not running; the next command that needs it starts it" in run_cli("model", "status").output
+    # A running service (this test process stands in for it) is shown, then stopped by its pid.
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        settings = Settings(cache_dir=tmp_path / "cache", local_model_path=_settings(tmp_path).local_model_path)
+        _write_state(settings, sleeper.pid, 1234)
+        shown = json.loads(run_cli("model", "status", "--json").output)
+        assert shown["running"] and shown["pid"] == sleeper.pid and shown["url"] == "http://127.0.0.1:1234/v1"
+        assert run_cli("model", "stop").output.strip() == f"Stopped the local model service (pid {sleeper.pid})."
+        assert sleeper.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        sleeper.kill()
+    assert run_cli("model", "stop").output.strip() == "It was not running."
