@@ -175,6 +175,9 @@ def _ensure_in_child(cache_dir: Path, keep_alive: int) -> subprocess.Popen[str]:
 @pytest.fixture
 def service_cache(tmp_path: Path) -> Iterator[Path]:
     """A cache dir of its own (so no other test's service is touched) holding a link to the shared model."""
+    from rag.local_model import QWEN_CODER_1_5B, ensure_assembled
+
+    ensure_assembled(SHARED_CACHE / "models", QWEN_CODER_1_5B)
     cache = tmp_path / "cache"
     (cache / "models").mkdir(parents=True)
     for shared in (SHARED_CACHE / "models").iterdir():
@@ -185,9 +188,6 @@ def service_cache(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.integration
 def test_two_processes_share_one_service_that_comes_back_after_a_kill(service_cache: Path) -> None:
-    from rag.local_model import QWEN_CODER_1_5B, ensure_assembled
-
-    ensure_assembled(SHARED_CACHE / "models", QWEN_CODER_1_5B)
     first, second = _ensure_in_child(service_cache, 600), _ensure_in_child(service_cache, 600)
     pids = {int(first.communicate(timeout=300)[0]), int(second.communicate(timeout=300)[0])}
     assert len(pids) == 1  # two processes, one service
