@@ -47,9 +47,11 @@ class SharedChat:
     @property
     def name(self) -> str | None:
         """The model's name once it is built, else None."""
+        if self._llm is None:
+            return None
         from rag.providers import chat_model_name
 
-        return chat_model_name(self._llm) if self._llm is not None else None
+        return chat_model_name(self._llm)
 
     @contextmanager
     def priority(self) -> Iterator[None]:
