@@ -244,11 +244,10 @@ def list_candidates(question: str, hits: list[Hit]) -> list[Hit]:
     "Which papers use LoRA?" is answered by every abstract that says LoRA, however far its scores
     trail the best. A name most candidates share ("LLM") tells them apart no better than the scores do.
     """
-    text = {id(hit): f"{hit.chunk.paper.title} {hit.chunk.paper.abstract}" for hit in hits}
-    names = [
-        name for name in names_in(question) if sum(_named_in(name, text[id(hit)]) for hit in hits) * 2 <= len(hits)
-    ]
-    return [hit for hit in hits if near_the_best(hit, hits) or any(_named_in(n, text[id(hit)]) for n in names)]
+    asked = names_in(question)
+    named = [{n for n in asked if _named_in(n, f"{h.chunk.paper.title} {h.chunk.paper.abstract}")} for h in hits]
+    rare = {n for n in asked if sum(n in found for found in named) * 2 <= len(hits)}
+    return [hit for hit, found in zip(hits, named, strict=True) if near_the_best(hit, hits) or found & rare]
 
 
 def focus(hits: list[Hit]) -> list[Hit]:
@@ -332,12 +331,14 @@ def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | Non
     something else. A count must count what was asked; a figure for "what <setting>" must come from
     a sentence of the paper that names that setting.
     """
+    wanted = numbers_in(text)
+    if not wanted:
+        return None
     thing = counted_thing(question)
-    if thing and numbers_in(text) and not counts_of(thing, text):
+    if thing and not counts_of(thing, text):
         return f"the answer's figure does not count {thing}"
     measure = content_words(" ".join(measured_thing(question))) & _SETTINGS
-    wanted = numbers_in(text)
-    if not measure or not wanted:
+    if not measure:
         return None
     stating = [
         sentence for s in sources for sentence in split_sentences(s.paper.abstract) if wanted & numbers_in(sentence)

@@ -92,7 +92,7 @@ def ensure_assembled(folder: Path, packaged: PackagedModel) -> Path:
     if _marker_matches(target, packaged):
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    with _file_lock(folder / f"{packaged.file_name}.lock"):
+    with file_lock(folder / f"{packaged.file_name}.lock"):
         # Another process may have finished the job while this one waited for the lock.
         if _marker_matches(target, packaged):
             return target
@@ -167,9 +167,11 @@ def _write_marker(target: Path, packaged: PackagedModel) -> None:
 
 
 @contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
+    """Hold an flock on path (exclusive by default) for the block; other processes wait for it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        fcntl.flock(fh, mode)
         try:
             yield
         finally:
@@ -270,20 +272,23 @@ def start_local_server(settings: Settings) -> LocalServer:
     return handle
 
 
+def slots(address: str, timeout_s: float = 5.0) -> list[dict[str, Any]] | None:
+    """The server's GET /slots, or None while it does not answer (loading, gone, or too busy for timeout_s)."""
+    # Loopback must not go through an HTTP_PROXY taken from the environment.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{address}/slots", timeout=timeout_s) as resp:
+            return list(json.loads(resp.read()))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None  # 503 "Loading model", not listening, or no JSON yet
+
+
 def wait_until_ready(address: str, timeout_s: float) -> None:
-    """Poll GET /slots until it answers 200; raise ProviderError after `timeout_s`."""
+    """Poll GET /slots until it answers; raise ProviderError after `timeout_s`."""
     # /slots goes through the server's task loop, unlike /health: stopping a server whose loop has
     # not started yet loses the stop signal and hangs forever, so ready means "the loop answered".
     deadline = time.monotonic() + timeout_s
-    # Loopback must not go through an HTTP_PROXY taken from the environment.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    while True:
-        try:
-            with opener.open(f"{address}/slots", timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass  # 503 "Loading model" or not listening yet
+    while slots(address) is None:
         if time.monotonic() > deadline:
             raise ProviderError(f"The local model server at {address} was not ready after {timeout_s:.0f} s")
         time.sleep(0.1)

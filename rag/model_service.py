@@ -21,18 +21,17 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from rag.errors import ProviderError
-from rag.local_model import model_file, start_local_server
+from rag.local_model import file_lock, model_file, slots, start_local_server
 from rag.settings import Settings, get_settings
 
 # How long a starting service may take: loading is 1.3 s from the page cache, 6-8 s on a busy box.
@@ -60,9 +59,14 @@ class ServiceState:
     started: float
 
     @property
+    def address(self) -> str:
+        """Where it listens on loopback."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def base_url(self) -> str:
-        """The OpenAI-compatible base URL on loopback."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        """The OpenAI-compatible base URL."""
+        return f"{self.address}/v1"
 
 
 def service_dir(settings: Settings) -> Path:
@@ -102,27 +106,6 @@ def read_state(settings: Settings) -> ServiceState | None:
     return state if _alive(state.pid) else None
 
 
-def _slots(state: ServiceState) -> list[dict] | None:
-    """The service's /slots, or None when it does not answer (gone, or too busy to reply in 5 s)."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"http://127.0.0.1:{state.port}/slots", timeout=5) as resp:
-            return list(json.loads(resp.read()))
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-
-
-@contextmanager
-def _locked(path: Path, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh, mode)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def touch(settings: Settings) -> None:
     """Mark the service used now: its idle time counts from the last request of any process."""
     path = service_dir(settings) / "last-used"
@@ -143,9 +126,9 @@ def ensure_service(settings: Settings, unreachable: ServiceState | None = None) 
     if state and state.key == key and state != unreachable:
         return state
     folder = service_dir(settings)
-    with _locked(folder / "start.lock"):
+    with file_lock(folder / "start.lock"):
         state = read_state(settings)
-        if state and state.key == key and state != unreachable and _slots(state) is not None:
+        if state and state.key == key and state != unreachable and slots(state.address) is not None:
             return state
         if state:  # another model or window: only one service per machine
             _stop_process(state.pid)
@@ -200,7 +183,7 @@ def _stop_process(pid: int) -> None:
 
 def stop_service(settings: Settings) -> ServiceState | None:
     """Stop the running service, if any; returns what was stopped."""
-    with _locked(service_dir(settings) / "start.lock"):
+    with file_lock(service_dir(settings) / "start.lock"):
         state = read_state(settings)
         if state:
             _stop_process(state.pid)
@@ -219,7 +202,7 @@ def idle_seconds(settings: Settings) -> float | None:
 @contextmanager
 def person_waiting(settings: Settings) -> Iterator[None]:
     """Mark, for every process, that a person waits for an answer: background work holds back meanwhile."""
-    with _locked(service_dir(settings) / "people.lock", fcntl.LOCK_SH):
+    with file_lock(service_dir(settings) / "people.lock", fcntl.LOCK_SH):
         yield
 
 
@@ -291,7 +274,7 @@ def serve(settings: Settings) -> None:
         signal.signal(signum, lambda *_: stop.set())
     server = start_local_server(settings)
     folder = service_dir(settings)
-    port = int(server.base_url.rsplit(":", 1)[1].split("/", 1)[0])
+    port = int(urlsplit(server.base_url).port or 0)
     state = ServiceState(
         pid=os.getpid(),
         port=port,
@@ -309,8 +292,8 @@ def serve(settings: Settings) -> None:
         while not stop.wait(_TICK_S):
             idle = idle_seconds(settings)
             # A long answer is one request: the service is idle only when no slot is working either.
-            slots = _slots(state)
-            busy = slots is None or any(slot.get("is_processing") for slot in slots)
+            working = slots(state.address)
+            busy = working is None or any(slot.get("is_processing") for slot in working)
             if idle is not None and idle > settings.local_keep_alive and not busy:
                 print(f"idle for {idle:.0f} s: stopping", flush=True)
                 break
