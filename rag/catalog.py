@@ -1,13 +1,21 @@
-"""The catalog: the store of record for papers and the days they were listed on (SQLite)."""
+"""The catalog: the store of record for papers, their chunks and the days they were listed on (SQLite).
+
+A paper is visible once its row and its chunks' rows are committed, in one transaction; the vector
+index only adds vectors to chunks the catalog already knows. Chunk rows carry their keyword terms,
+and an FTS5 table over those terms is the keyword index, so it is written in the same transaction,
+read in place by every process (`bm25()` ranks inside SQLite) and never rebuilt.
+"""
 
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from rag.errors import PaperNotFoundError, StoreError
-from rag.models import Explainer, Paper
+from rag.models import Chunk, Explainer, Paper
+from rag.text import keyword_terms
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -29,6 +37,37 @@ CREATE TABLE IF NOT EXISTS explainers (
     record TEXT NOT NULL,
     PRIMARY KEY (paper_id, content_hash, prompt_version, model)
 );
+-- rowid is explicit so VACUUM keeps it: the FTS table below refers to chunks by rowid.
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    terms TEXT NOT NULL,
+    n_terms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_paper ON chunks(paper_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5(
+    terms, content='chunks', content_rowid='rowid', tokenize="unicode61 tokenchars '_'"
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_terms, 'row');
+-- Corpus totals for BM25's length normalisation, kept by the triggers in the same transaction.
+CREATE TABLE IF NOT EXISTS keyword_totals (chunks INTEGER NOT NULL, terms INTEGER NOT NULL);
+INSERT INTO keyword_totals SELECT 0, 0 WHERE NOT EXISTS (SELECT 1 FROM keyword_totals);
+CREATE TRIGGER IF NOT EXISTS chunk_terms_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunk_terms (rowid, terms) VALUES (new.rowid, new.terms);
+    UPDATE keyword_totals SET chunks = chunks + 1, terms = terms + new.n_terms;
+END;
+CREATE TRIGGER IF NOT EXISTS chunk_terms_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunk_terms (chunk_terms, rowid, terms) VALUES ('delete', old.rowid, old.terms);
+    UPDATE keyword_totals SET chunks = chunks - 1, terms = terms - old.n_terms;
+END;
+-- Chunk ids the vector index may hold but the catalog does not (yet, or any more): written before
+-- vectors go in and before stale ones are dropped, cleared once the index matches. What is left
+-- after a crash is exactly what repair removes from the index.
+CREATE TABLE IF NOT EXISTS unsettled_chunks (id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS topic_names (
     members TEXT NOT NULL,
     prompt_version TEXT NOT NULL,
@@ -39,8 +78,18 @@ CREATE TABLE IF NOT EXISTS topic_names (
 """
 
 
+class KeywordCandidates(NamedTuple):
+    """What BM25 needs to score some chunks: their terms, and the corpus statistics."""
+
+    chunks: list[tuple[str, list[str]]]  # (chunk id, its terms in order)
+    doc_freq: dict[str, int]  # chunks that contain each query term
+    corpus_chunks: int
+    mean_terms: float  # the mean number of terms per chunk
+
+
 class Catalog:
-    """Papers by id, with every day each was listed on. A connection per call keeps it thread-safe."""
+    """Papers by id with their chunks and every day each was listed on. A connection per call keeps it
+    thread-safe."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -65,17 +114,26 @@ class Catalog:
         """The stored record of each of these ids that exists."""
         found: dict[str, Paper] = {}
         with self._connect() as conn:
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                marks = ",".join("?" * len(part))
-                rows = conn.execute(f"SELECT record FROM papers WHERE id IN ({marks})", part)
+            for part in _slices(ids):
+                rows = conn.execute(f"SELECT record FROM papers WHERE id IN ({_marks(part)})", part)
                 for (record,) in rows:
                     paper = Paper.model_validate_json(record)
                     found[paper.id] = paper
         return found
 
-    def save(self, papers: list[Paper]) -> None:
-        """Insert or replace papers and add their listing days, all in one transaction."""
+    def save(self, papers: list[Paper], chunks: list[Chunk]) -> list[str]:
+        """Insert or replace papers, their listing days and the chunks of every paper in chunks, in one
+        transaction: the moment they become visible.
+
+        The papers' older chunks that the new ones do not repeat are deleted and marked unsettled;
+        their ids are returned, for the caller to drop from the vector index and then settle().
+        """
+        rechunked = sorted({c.paper.id for c in chunks})
+        new_ids = {c.id for c in chunks}
+        chunk_rows = []
+        for c in chunks:
+            terms = keyword_terms(c.text)
+            chunk_rows.append((c.id, c.paper.id, c.index, c.text, c.tokens, " ".join(terms), len(terms)))
         with self._connect() as conn:
             conn.executemany(
                 "INSERT INTO papers (id, content_hash, record) VALUES (?, ?, ?) "
@@ -86,6 +144,102 @@ class Catalog:
                 "INSERT OR IGNORE INTO listings (paper_id, day) VALUES (?, ?)",
                 [(p.id, p.listed_on.isoformat()) for p in papers if p.listed_on],
             )
+            stale = sorted(set(self._chunk_ids_of(conn, rechunked)) - new_ids)
+            for part in _slices(rechunked):
+                conn.execute(f"DELETE FROM chunks WHERE paper_id IN ({_marks(part)})", part)
+            conn.executemany(
+                "INSERT INTO chunks (id, paper_id, position, text, tokens, terms, n_terms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                chunk_rows,
+            )
+            conn.executemany("INSERT OR IGNORE INTO unsettled_chunks (id) VALUES (?)", [(i,) for i in stale])
+            conn.executemany("DELETE FROM unsettled_chunks WHERE id = ?", [(i,) for i in sorted(new_ids)])
+        return stale
+
+    def unsettle(self, chunk_ids: list[str]) -> None:
+        """Mark chunk ids the vector index is about to receive, before it does (see unsettled_chunks)."""
+        with self._connect() as conn:
+            conn.executemany("INSERT OR IGNORE INTO unsettled_chunks (id) VALUES (?)", [(i,) for i in chunk_ids])
+
+    def settle(self, chunk_ids: list[str]) -> None:
+        """Forget unsettled chunk ids once the vector index matches the catalog for them."""
+        with self._connect() as conn:
+            conn.executemany("DELETE FROM unsettled_chunks WHERE id = ?", [(i,) for i in chunk_ids])
+
+    def unsettled(self) -> list[str]:
+        """Unsettled chunk ids the catalog does not hold: what an unfinished write may have left in the
+        vector index."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT u.id FROM unsettled_chunks u LEFT JOIN chunks c ON c.id = u.id WHERE c.id IS NULL"
+            ).fetchall()
+        return [cid for (cid,) in rows]
+
+    def chunk_ids(self, paper_ids: list[str] | None = None) -> dict[str, str]:
+        """Every chunk id in the catalog, or only these papers' chunk ids, mapped to its paper id."""
+        with self._connect() as conn:
+            if paper_ids is None:
+                return dict(conn.execute("SELECT id, paper_id FROM chunks").fetchall())
+            return self._chunk_ids_of(conn, paper_ids)
+
+    @staticmethod
+    def _chunk_ids_of(conn: sqlite3.Connection, paper_ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for part in _slices(paper_ids):
+            found.update(conn.execute(f"SELECT id, paper_id FROM chunks WHERE paper_id IN ({_marks(part)})", part))
+        return found
+
+    def chunks(self, chunk_ids: list[str]) -> dict[str, Chunk]:
+        """These chunks, each with its paper, by id; ids the catalog does not hold are left out."""
+        found: dict[str, Chunk] = {}
+        with self._connect() as conn:
+            for part in _slices(chunk_ids):
+                rows = conn.execute(
+                    "SELECT c.id, c.position, c.text, c.tokens, p.record FROM chunks c "
+                    f"JOIN papers p ON p.id = c.paper_id WHERE c.id IN ({_marks(part)})",
+                    part,
+                )
+                for cid, position, text, tokens, record in rows:
+                    paper = Paper.model_validate_json(record)
+                    found[cid] = Chunk(paper=paper, index=position, text=text, tokens=tokens)
+        return found
+
+    def papers_without_chunks(self) -> list[Paper]:
+        """Papers with no chunk rows: only a store written before the catalog held chunks has them."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT p.record FROM papers p WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.paper_id = p.id)"
+            ).fetchall()
+        return [Paper.model_validate_json(record) for (record,) in rows]
+
+    def keyword_candidates(self, terms: list[str], limit: int, paper_ids: list[str] | None) -> KeywordCandidates:
+        """Chunks that contain any of these terms, at most limit of them, pre-ranked by FTS5's bm25().
+
+        FTS5 gives a term in more than half the chunks no weight and fixes k1 = 1.2, so the caller
+        scores these candidates itself; limit just has to reach past its top k.
+        """
+        if not terms or (paper_ids is not None and not paper_ids):
+            return KeywordCandidates([], {}, 0, 0.0)
+        match = " OR ".join(f'"{term}"' for term in dict.fromkeys(terms))
+        where = f"AND c.paper_id IN ({_marks(paper_ids)})" if paper_ids else ""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT c.id, c.terms FROM chunk_terms JOIN chunks c ON c.rowid = chunk_terms.rowid "
+                f"WHERE chunk_terms MATCH ? {where} ORDER BY bm25(chunk_terms) LIMIT ?",
+                [match, *(paper_ids or []), limit],
+            ).fetchall()
+            unique = sorted(set(terms))
+            doc_freq = dict(
+                conn.execute(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({_marks(unique)})", unique).fetchall()
+            )
+            chunks, total_terms = conn.execute("SELECT chunks, terms FROM keyword_totals").fetchone()
+        found = [(cid, text.split()) for cid, text in rows]
+        return KeywordCandidates(found, doc_freq, chunks, total_terms / chunks if chunks else 0.0)
+
+    def chunk_count(self) -> int:
+        """Number of chunks."""
+        with self._connect() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
     def papers(self, day: date | None = None) -> list[Paper]:
         """Papers listed on day (all papers when None), most upvoted first; listed_on is that day."""
@@ -163,6 +317,16 @@ class Catalog:
         """Number of papers."""
         with self._connect() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
+
+
+def _slices(ids: list[str], size: int = 500) -> Iterator[list[str]]:
+    # SQLite caps the number of bound parameters in one statement.
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _marks(ids: list[str]) -> str:
+    return ",".join("?" * len(ids))
 
 
 def _with_listing(record: str, listed: str | None) -> Paper:

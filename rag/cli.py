@@ -194,7 +194,7 @@ def cli_stats(settings: Settings, as_json: bool) -> None:
     from rag.store import open_store, store_stats
 
     chat_model, chat_url = chat_endpoint(settings)
-    stats = {**store_stats(open_store(settings), settings), "chat_model": chat_model, "chat_endpoint": chat_url}
+    stats = {**store_stats(open_store(settings)), "chat_model": chat_model, "chat_endpoint": chat_url}
     if as_json:
         _echo_json(stats)
         return

@@ -205,7 +205,7 @@ def _no_papers_error(store: Store, day: date | None) -> IndexNotFoundError:
 
 def _paper_vectors(store: Store, papers: list[Paper]) -> dict[str, list[float]]:
     """Vectors from the index; a paper it lacks (indexed with another embedding model) is embedded now."""
-    vectors = store.index.paper_vectors([p.id for p in papers])
+    vectors = store.index.paper_vectors(store.catalog.chunk_ids([p.id for p in papers]))
     missing = [p for p in papers if p.id not in vectors]
     if missing:
         fresh = store.embedder.documents([f"{p.title}\n\n{p.abstract}" for p in missing])

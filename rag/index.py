@@ -1,6 +1,5 @@
 """The vector index: the only module that talks to Chroma."""
 
-from collections.abc import Iterable
 from typing import Any
 
 import chromadb
@@ -83,12 +82,14 @@ def open_client(settings: Settings) -> ClientAPI:
 
 
 class ChunkIndex:
-    """Chunks of every paper, embedded, in one Chroma collection per embedding model."""
+    """The embedding of every chunk, in one Chroma collection per embedding model.
+
+    It holds vectors and the paper id (for the day filter), not text: the catalog is the store of
+    record for chunks, and a vector whose id the catalog does not hold is never shown.
+    """
 
     def __init__(self, client: ClientAPI, embeddings: Embeddings, model_id: str) -> None:
         self.model_id = model_id
-        # Bumped on every write, so caches derived from the chunks (the BM25 index) know to rebuild.
-        self.revision = 0
         self._collection: Collection = client.get_or_create_collection(
             collection_name(model_id),
             embedding_function=PaperboyEmbeddingFunction(embeddings, model_id),  # type: ignore[arg-type]
@@ -101,52 +102,44 @@ class ChunkIndex:
         return self._collection.name
 
     def count(self) -> int:
-        """Number of chunks stored."""
+        """Number of vectors stored."""
         return self._collection.count()
 
-    def chunk_ids(self, paper_ids: Iterable[str]) -> dict[str, str]:
-        """Every stored chunk id of these papers, mapped to its paper id."""
-        ids: dict[str, str] = {}
-        papers = list(paper_ids)
-        for start in range(0, len(papers), _BATCH):
-            where = {"paper_id": {"$in": papers[start : start + _BATCH]}}
-            found = self._collection.get(where=where, include=["metadatas"])  # type: ignore[arg-type, list-item]
-            for cid, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
-                ids[cid] = str(meta["paper_id"])
-        return ids
+    def ids(self) -> set[str]:
+        """Every chunk id with a vector: what repair compares with the catalog."""
+        return set(self._collection.get(include=[])["ids"])
 
-    def paper_vectors(self, paper_ids: list[str]) -> dict[str, list[float]]:
-        """Each paper's unit-length mean of its chunk embeddings; papers with no chunks are left out."""
+    def paper_vectors(self, chunk_ids: dict[str, str]) -> dict[str, list[float]]:
+        """Each paper's unit-length mean of its chunks' vectors (chunk id -> paper id); papers with no
+        vector are left out."""
         sums: dict[str, np.ndarray] = {}
-        for start in range(0, len(paper_ids), _BATCH):
-            where = {"paper_id": {"$in": paper_ids[start : start + _BATCH]}}
-            found = self._collection.get(where=where, include=["embeddings", "metadatas"])  # type: ignore[arg-type, list-item]
+        ids = sorted(chunk_ids)
+        for start in range(0, len(ids), _BATCH):
+            found = self._collection.get(ids=ids[start : start + _BATCH], include=["embeddings"])
             # Chroma returns the embeddings as one numpy array, whose truth value is ambiguous: no `or []`.
             vectors = found["embeddings"] if found["embeddings"] is not None else []
-            for vector, meta in zip(vectors, found["metadatas"] or [], strict=True):
-                paper_id = str(meta["paper_id"])
+            for cid, vector in zip(found["ids"], vectors, strict=True):
+                paper_id = chunk_ids[cid]
                 sums[paper_id] = sums.get(paper_id, 0.0) + np.asarray(vector, dtype=np.float64)
         return {paper_id: (total / max(np.linalg.norm(total), 1e-12)).tolist() for paper_id, total in sums.items()}
 
-    def replace(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
-        """Upsert these chunks and drop any older chunk of the same papers that is not among them."""
-        stale = set(self.chunk_ids({c.paper.id for c in chunks})) - {c.id for c in chunks}
+    def add(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+        """Upsert the vectors of these chunks."""
         for start in range(0, len(chunks), _BATCH):
             part = chunks[start : start + _BATCH]
             self._collection.upsert(
                 ids=[c.id for c in part],
-                documents=[c.text for c in part],
                 embeddings=vectors[start : start + _BATCH],  # type: ignore[arg-type]
                 metadatas=[_metadata(c) for c in part],
             )
-        if stale:
-            self._collection.delete(ids=sorted(stale))
-        self.revision += 1
 
-    def query(
-        self, vector: list[float], k: int, paper_ids: list[str] | None = None
-    ) -> list[tuple[str, str, dict[str, Any], float]]:
-        """Nearest chunks as (chunk id, text, metadata, cosine similarity), best first."""
+    def delete(self, chunk_ids: list[str]) -> None:
+        """Drop these chunks' vectors; ids it does not hold are ignored."""
+        for start in range(0, len(chunk_ids), _BATCH):
+            self._collection.delete(ids=chunk_ids[start : start + _BATCH])
+
+    def query(self, vector: list[float], k: int, paper_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        """Nearest chunks as (chunk id, cosine similarity), best first."""
         if paper_ids is not None and not paper_ids:
             return []
         where = {"paper_id": {"$in": paper_ids}} if paper_ids else None
@@ -154,36 +147,10 @@ class ChunkIndex:
             query_embeddings=[vector],  # type: ignore[arg-type]
             n_results=k,
             where=where,  # type: ignore[arg-type]
-            include=["documents", "metadatas", "distances"],
+            include=["distances"],
         )
-        rows = zip(
-            found["ids"][0],
-            found["documents"][0],  # type: ignore[index]
-            found["metadatas"][0],  # type: ignore[index]
-            found["distances"][0],  # type: ignore[index]
-            strict=True,
-        )
-        return [(cid, doc, dict(meta), 1.0 - dist) for cid, doc, meta, dist in rows]
-
-    def all_chunks(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """Every chunk as (id, text, metadata): the corpus for keyword search."""
-        found = self._collection.get(include=["documents", "metadatas"])
-        return [
-            (cid, doc, dict(meta))
-            for cid, doc, meta in zip(found["ids"], found["documents"], found["metadatas"], strict=True)  # type: ignore[arg-type]
-        ]
+        return [(cid, 1.0 - dist) for cid, dist in zip(found["ids"][0], found["distances"][0], strict=True)]  # type: ignore[index]
 
 
 def _metadata(chunk: Chunk) -> dict[str, Any]:
-    paper = chunk.paper
-    meta: dict[str, Any] = {
-        "paper_id": paper.id,
-        "title": paper.title,
-        "chunk_index": chunk.index,
-        "tokens": chunk.tokens,
-    }
-    if paper.listed_on:
-        meta["listed_on"] = paper.listed_on.isoformat()
-    if paper.published:
-        meta["published"] = paper.published.isoformat()
-    return meta
+    return {"paper_id": chunk.paper.id, "chunk_index": chunk.index}

@@ -1,7 +1,6 @@
 """The packaged local model: assemble its GGUF once, serve it over an OpenAI-compatible API."""
 
 import atexit
-import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -9,13 +8,13 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from rag.errors import ModelFileError, ProviderError
+from rag.locks import file_lock
 from rag.settings import Settings
 
 
@@ -164,18 +163,6 @@ def _write_marker(target: Path, packaged: PackagedModel) -> None:
     tmp = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(_marker_record(target, packaged)))
     os.replace(tmp, marker)
-
-
-@contextmanager
-def file_lock(path: Path, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
-    """Hold an flock on path (exclusive by default) for the block; other processes wait for it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh, mode)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # Why these values (Qwen2.5-1.5B on 2 cores, measured):

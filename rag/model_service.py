@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from rag.errors import ProviderError
-from rag.local_model import file_lock, model_file, slots, start_local_server
+from rag.local_model import model_file, slots, start_local_server
+from rag.locks import file_lock, try_lock
 from rag.settings import Settings, get_settings
 
 # How long a starting service may take: loading is 1.3 s from the page cache, 6-8 s on a busy box.
@@ -218,15 +219,8 @@ def background_work() -> Iterator[None]:
 
 def nobody_waiting(settings: Settings) -> bool:
     """True when no process holds person_waiting()."""
-    path = service_dir(settings) / "people.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return True
+    with try_lock(service_dir(settings) / "people.lock") as taken:
+        return taken
 
 
 def wait_for_people(settings: Settings, stop: threading.Event | None = None) -> None:

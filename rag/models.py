@@ -71,8 +71,9 @@ class Chunk(BaseModel):
 
     @property
     def id(self) -> str:
-        """Deterministic id, so re-ingest is an upsert and never a duplicate."""
-        return f"{self.paper.id}#{self.index}"
+        """Deterministic id, so re-ingest is an upsert and never a duplicate. It names the text's hash:
+        a changed abstract's chunks are new ids beside the old ones until the catalog switches over."""
+        return f"{self.paper.id}#{self.paper.content_hash[:8]}.{self.index}"
 
 
 class Hit(BaseModel):

@@ -17,7 +17,9 @@ def test_ordinary_abstract_is_one_chunk(settings: Settings) -> None:
     chunks = chunk_paper(paper(abstract), settings)
     assert len(chunks) == 1
     assert chunks[0].text == "A Title\n\n" + abstract.strip()
-    assert chunks[0].id == "2510.00001#0"
+    assert chunks[0].id == f"2510.00001#{chunks[0].paper.content_hash[:8]}.0"
+    changed = chunk_paper(paper(abstract + " One more sentence."), settings)
+    assert changed[0].id != chunks[0].id  # a changed text never overwrites the vectors of the old one
 
 
 def test_long_text_splits_under_budget_with_overlap(settings: Settings) -> None:

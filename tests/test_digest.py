@@ -249,7 +249,7 @@ def test_paper_vectors_are_unit_means_of_each_papers_chunks(
     assert result.exit_code == 0, result.output
     settings = Settings()
     store = open_store(settings)
-    vectors = store.index.paper_vectors([long["id"], short["id"], "2510.99999"])
+    vectors = store.index.paper_vectors(store.catalog.chunk_ids([long["id"], short["id"], "2510.99999"]))
     assert set(vectors) == {long["id"], short["id"]}
     chunks = chunk_paper(store.catalog.paper(long["id"]), settings)
     assert len(chunks) > 1
@@ -319,8 +319,8 @@ def test_papers_missing_from_the_index_are_embedded_and_still_listed(
 ) -> None:
     store = open_store(settings)
     papers = [Paper.model_validate({**r, "source": "jsonl"}) for r in [*FEDERATED, *FOLDING]]
-    store.catalog.save(papers)  # the catalog only: as if indexed under another embedding model
-    assert store.index.paper_vectors([p.id for p in papers]) == {}
+    store.catalog.save(papers, [])  # the catalog only, as a store from before chunks were in the catalog
+    assert store.index.paper_vectors(store.catalog.chunk_ids([p.id for p in papers])) == {}
     digest = build_digest(store, _calls(TopicChat(reply=_names_federated_only)), DAY, Explained())
     assert sorted(p.id for t in digest.topics for p in t.papers) == sorted(p.id for p in papers)
     assert [{p.id for p in t.papers} for t in digest.topics] == [_ids(FEDERATED), _ids(FOLDING)]

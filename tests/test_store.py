@@ -1,0 +1,85 @@
+"""The store's write order and repair: whatever step a write stopped at, the next open makes the
+index match the catalog, and nothing half-written is ever shown."""
+
+import json
+
+import pytest
+
+from rag.chunks import chunk_papers
+from rag.ingest import ingest_papers
+from rag.models import Paper
+from rag.retrieval import retrieve
+from rag.settings import Settings
+from rag.store import Store, consistency, open_store
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.usefixtures("fake_embedder")
+
+KEPT = Paper(id="2510.00001", title="Fast Diffusion Sampling", abstract="Sampling 5.75x faster.", source="jsonl")
+HALF = Paper(id="2510.00002", title="Graph Auctions", abstract="Auction graphs with 1B edges.", source="jsonl")
+
+
+def _stored(settings: Settings) -> Store:
+    store = open_store(settings)
+    ingest_papers([KEPT], store, settings)
+    return store
+
+
+def _agrees(store: Store) -> bool:
+    return store.index.ids() == set(store.catalog.chunk_ids()) and consistency(store)["consistent"]
+
+
+def test_vectors_written_before_a_crash_are_never_shown_and_are_dropped_on_open(settings: Settings) -> None:
+    store = _stored(settings)
+    chunks = chunk_papers([HALF], settings)
+    store.catalog.unsettle([c.id for c in chunks])  # step 1 and 2 of a write, then the process died
+    store.index.add(chunks, store.embed([c.text for c in chunks]))
+    assert not consistency(store)["consistent"]
+    assert [h.chunk.paper.id for h in retrieve("graph auctions edges", store, k=5)] == [KEPT.id]
+
+    reopened = open_store(settings)
+
+    assert _agrees(reopened)
+    assert reopened.catalog.count() == 1 and HALF.id not in {p.id for p in reopened.catalog.papers()}
+
+
+def test_old_vectors_left_by_a_crash_after_the_catalog_switched_are_dropped_on_open(settings: Settings) -> None:
+    store = _stored(settings)
+    changed = KEPT.model_copy(update={"abstract": "We speed up sampling by 6.5x with a new solver."})
+    chunks = chunk_papers([changed], settings)
+    store.catalog.unsettle([c.id for c in chunks])
+    store.index.add(chunks, store.embed([c.text for c in chunks]))
+    stale = store.catalog.save([changed], chunks)  # step 3 done; the old vectors were never dropped
+    assert stale and set(stale) <= store.index.ids()
+
+    reopened = open_store(settings)
+
+    assert _agrees(reopened)
+    assert "6.5x" in retrieve("sampling speed", reopened, k=1)[0].chunk.text
+
+
+def test_vectors_missing_from_an_embedded_index_are_embedded_again_from_the_catalog(settings: Settings) -> None:
+    store = _stored(settings)
+    store.index.delete(sorted(store.index.ids()))  # e.g. the chroma folder was restored from an old copy
+
+    reopened = open_store(settings)
+
+    assert _agrees(reopened)
+    assert [h.chunk.paper.id for h in retrieve("diffusion sampling", reopened, k=5, mode="dense")] == [KEPT.id]
+
+
+def test_papers_from_a_store_without_chunk_rows_are_indexed_again_on_open(settings: Settings) -> None:
+    store = open_store(settings)
+    store.catalog.save([KEPT, HALF], [])  # what a catalog written before it held chunks looks like
+
+    reopened = open_store(settings)
+
+    assert _agrees(reopened) and reopened.catalog.chunk_count() == 2
+    assert retrieve("auction graphs", reopened, k=1)[0].chunk.paper.id == HALF.id
+
+
+def test_stats_reports_whether_catalog_and_index_agree(settings: Settings) -> None:
+    _stored(settings)
+    stats = json.loads(run_cli("stats", "--json").output)
+    assert stats["consistency"] == {"catalog_chunks": 1, "index_chunks": 1, "unsettled_chunks": 0, "consistent": True}
+    assert stats["chunks"] == 1
