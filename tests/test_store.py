@@ -2,6 +2,8 @@
 index match the catalog, and nothing half-written is ever shown."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -11,7 +13,7 @@ from rag.models import Paper
 from rag.retrieval import retrieve
 from rag.settings import Settings
 from rag.store import Store, consistency, open_store
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.usefixtures("fake_embedder")
 
@@ -83,3 +85,17 @@ def test_stats_reports_whether_catalog_and_index_agree(settings: Settings) -> No
     stats = json.loads(run_cli("stats", "--json").output)
     assert stats["consistency"] == {"catalog_chunks": 1, "index_chunks": 1, "unsettled_chunks": 0, "consistent": True}
     assert stats["chunks"] == 1
+
+
+def test_kill_9_before_or_inside_a_write_leaves_a_store_the_next_open_repairs() -> None:
+    # The bench kills real `paperboy ingest` processes (10 points in the README's run); two here: one
+    # early in the run, one inside a write, each checked by a fresh process and then re-run to the end.
+    bench = [sys.executable, str(ROOT / "bench" / "kill_ingest.py"), "--points", "2", "--days", "1", "--json"]
+    done = subprocess.run(bench, capture_output=True, text=True, check=False, timeout=600)
+    results = json.loads(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [r["kill"].endswith("into a write") for r in results] == [False, True]
+    inside = results[1]["after_kill"]
+    assert inside["before_open"]["unsettled"] > 0  # it really died mid-write, and was repaired
+    assert all(inside[check] for check in ("consistent", "index_matches_catalog", "search_finds_papers"))
+    assert all(r["rerun_identical_to_clean"] for r in results)
