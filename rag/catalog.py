@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
-from rag.errors import PaperNotFoundError, StoreError
+from rag.errors import PaperNotFoundError, StoreError, storage_failure
 from rag.models import Chunk, Explainer, Paper
 from rag.text import keyword_terms
 
@@ -93,7 +93,10 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as ex:
+            raise storage_failure(ex, f"the data dir {path.parent}") from ex
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
 
@@ -107,6 +110,8 @@ class Catalog:
             conn.execute("PRAGMA foreign_keys = ON")
             with conn:  # one transaction: committed on success, rolled back on any error
                 yield conn
+        except sqlite3.Error as ex:
+            raise storage_failure(ex, f"the catalog {self.path}") from ex
         finally:
             conn.close()
 

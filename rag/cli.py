@@ -17,7 +17,7 @@ import click
 
 import rag
 from rag.catalog import Catalog
-from rag.errors import PaperboyError
+from rag.errors import PaperboyError, storage_failure
 from rag.settings import MODES, Settings, get_settings
 from rag.sources import MAX_BYTES, READERS, ReadOptions
 
@@ -28,15 +28,17 @@ if TYPE_CHECKING:
 
 
 class PaperboyGroup(click.Group):
-    """Shows a PaperboyError as one line and a non-zero exit; PAPERBOY_DEBUG=1 shows the traceback."""
+    """Shows a PaperboyError, or a file that cannot be written (a full disk, a read-only or misplaced
+    folder), as one line and exit 1; PAPERBOY_DEBUG=1 shows the traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except PaperboyError as ex:
-            if os.environ.get("PAPERBOY_DEBUG") == "1":
+        except (PaperboyError, OSError) as ex:
+            if os.environ.get("PAPERBOY_DEBUG") == "1" or isinstance(ex, BrokenPipeError | ConnectionError):
                 raise
-            raise click.ClickException(str(ex)) from None
+            error = storage_failure(ex, ex.filename or "a file") if isinstance(ex, OSError) else ex
+            raise click.ClickException(str(error)) from None
 
 
 def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:

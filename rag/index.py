@@ -1,5 +1,7 @@
 """The vector index: the only module that talks to Chroma."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import chromadb
@@ -11,7 +13,7 @@ from chromadb.config import Settings as ChromaSettings
 from chromadb.utils.embedding_functions import register_embedding_function
 from langchain_core.embeddings import Embeddings
 
-from rag.errors import StoreError
+from rag.errors import PaperboyError, StoreError, storage_failure
 from rag.models import Chunk
 from rag.settings import Settings
 
@@ -64,21 +66,31 @@ def collection_name(model_id: str) -> str:
     return f"papers-{slug}"[:512]
 
 
+@contextmanager
+def _chroma_errors(where: str) -> Iterator[None]:
+    """Chroma's failures (a full disk surfaces as "Error in compaction") as one StoreError."""
+    try:
+        yield
+    except PaperboyError:
+        raise
+    except Exception as ex:  # chromadb raises InternalError, ValueError and OSError variants alike
+        raise storage_failure(ex, where) from ex
+
+
 def open_client(settings: Settings) -> ClientAPI:
     """The embedded store in data_dir, or the server at CHROMA_HOST:CHROMA_PORT."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    try:
-        if settings.chroma_host:
+    if settings.chroma_host:
+        try:
             return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        except Exception as ex:  # chromadb raises bare ValueError/ConnectionError variants here
+            raise StoreError(
+                f"Cannot open the Chroma server at {settings.chroma_host}:{settings.chroma_port}: {ex}. "
+                "Check CHROMA_HOST/CHROMA_PORT and that the server is up."
+            ) from ex
+    with _chroma_errors(f"the store at {settings.chroma_path}"):
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
-    except Exception as ex:  # chromadb raises bare ValueError/ConnectionError variants here
-        where = (
-            f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
-            if settings.chroma_host
-            else f"the store at {settings.chroma_path}"
-        )
-        raise StoreError(f"Cannot open {where}: {ex}. Check CHROMA_HOST/CHROMA_PORT or the data dir.") from ex
 
 
 class ChunkIndex:
@@ -90,11 +102,13 @@ class ChunkIndex:
 
     def __init__(self, client: ClientAPI, embeddings: Embeddings, model_id: str) -> None:
         self.model_id = model_id
-        self._collection: Collection = client.get_or_create_collection(
-            collection_name(model_id),
-            embedding_function=PaperboyEmbeddingFunction(embeddings, model_id),  # type: ignore[arg-type]
-            configuration={"hnsw": {"space": "cosine"}},
-        )
+        self.where = f"the vector index {collection_name(model_id)}"
+        with _chroma_errors(self.where):
+            self._collection: Collection = client.get_or_create_collection(
+                collection_name(model_id),
+                embedding_function=PaperboyEmbeddingFunction(embeddings, model_id),  # type: ignore[arg-type]
+                configuration={"hnsw": {"space": "cosine"}},
+            )
 
     @property
     def location(self) -> str:
@@ -103,11 +117,13 @@ class ChunkIndex:
 
     def count(self) -> int:
         """Number of vectors stored."""
-        return self._collection.count()
+        with _chroma_errors(self.where):
+            return self._collection.count()
 
     def ids(self) -> set[str]:
         """Every chunk id with a vector: what repair compares with the catalog."""
-        return set(self._collection.get(include=[])["ids"])
+        with _chroma_errors(self.where):
+            return set(self._collection.get(include=[])["ids"])
 
     def paper_vectors(self, chunk_ids: dict[str, str]) -> dict[str, list[float]]:
         """Each paper's unit-length mean of its chunks' vectors (chunk id -> paper id); papers with no
@@ -115,7 +131,8 @@ class ChunkIndex:
         sums: dict[str, np.ndarray] = {}
         ids = sorted(chunk_ids)
         for start in range(0, len(ids), _BATCH):
-            found = self._collection.get(ids=ids[start : start + _BATCH], include=["embeddings"])
+            with _chroma_errors(self.where):
+                found = self._collection.get(ids=ids[start : start + _BATCH], include=["embeddings"])
             # Chroma returns the embeddings as one numpy array, whose truth value is ambiguous: no `or []`.
             vectors = found["embeddings"] if found["embeddings"] is not None else []
             for cid, vector in zip(found["ids"], vectors, strict=True):
@@ -127,28 +144,31 @@ class ChunkIndex:
         """Upsert the vectors of these chunks."""
         for start in range(0, len(chunks), _BATCH):
             part = chunks[start : start + _BATCH]
-            self._collection.upsert(
-                ids=[c.id for c in part],
-                embeddings=vectors[start : start + _BATCH],  # type: ignore[arg-type]
-                metadatas=[_metadata(c) for c in part],
-            )
+            with _chroma_errors(self.where):
+                self._collection.upsert(
+                    ids=[c.id for c in part],
+                    embeddings=vectors[start : start + _BATCH],  # type: ignore[arg-type]
+                    metadatas=[_metadata(c) for c in part],
+                )
 
     def delete(self, chunk_ids: list[str]) -> None:
         """Drop these chunks' vectors; ids it does not hold are ignored."""
         for start in range(0, len(chunk_ids), _BATCH):
-            self._collection.delete(ids=chunk_ids[start : start + _BATCH])
+            with _chroma_errors(self.where):
+                self._collection.delete(ids=chunk_ids[start : start + _BATCH])
 
     def query(self, vector: list[float], k: int, paper_ids: list[str] | None = None) -> list[tuple[str, float]]:
         """Nearest chunks as (chunk id, cosine similarity), best first."""
         if paper_ids is not None and not paper_ids:
             return []
         where = {"paper_id": {"$in": paper_ids}} if paper_ids else None
-        found = self._collection.query(
-            query_embeddings=[vector],  # type: ignore[arg-type]
-            n_results=k,
-            where=where,  # type: ignore[arg-type]
-            include=["distances"],
-        )
+        with _chroma_errors(self.where):
+            found = self._collection.query(
+                query_embeddings=[vector],  # type: ignore[arg-type]
+                n_results=k,
+                where=where,  # type: ignore[arg-type]
+                include=["distances"],
+            )
         return [(cid, 1.0 - dist) for cid, dist in zip(found["ids"][0], found["distances"][0], strict=True)]  # type: ignore[index]
 
 

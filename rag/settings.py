@@ -101,10 +101,12 @@ class Settings(BaseSettings):
 
 
 def _env_name(field: str) -> str:
-    info = Settings.model_fields.get(field)
-    alias = info.validation_alias if info else None
-    if isinstance(alias, AliasChoices):
-        return str(alias.choices[0])
+    """The environment variable of a field, given its name or the alias a value came in under."""
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        choices = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        if field == name or field in choices:
+            return choices[0] if choices else f"PAPERBOY_{name.upper()}"
     return f"PAPERBOY_{field.upper()}"
 
 
@@ -116,6 +118,7 @@ def get_settings(**overrides: object) -> Settings:
         problems = []
         for err in ex.errors():
             field = str(err["loc"][0]) if err["loc"] else ""
-            name = _env_name(field) if field else "settings"
-            problems.append(f"{name}: {err['msg']}")
+            # A check across fields has no loc and names its variables itself.
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{_env_name(field)}: {message}" if field else message)
         raise SettingsError("Bad setting: " + "; ".join(problems)) from None

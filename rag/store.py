@@ -12,6 +12,7 @@ write that is still running.
 """
 
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -55,7 +56,10 @@ class Store(NamedTuple):
             self._write_locked(papers, chunks, vectors)
 
     def _write_locked(self, papers: list[Paper], chunks: list[Chunk], vectors: list[list[float]]) -> None:
-        self.catalog.unsettle([c.id for c in chunks])
+        new_ids = [c.id for c in chunks]
+        self.catalog.unsettle(new_ids)
+        # If this fails the ids stay unsettled and the next open drops whatever vectors went in. Not
+        # here: on a full disk Chroma's delete blocks forever (seen on a 6 MB tmpfs), its add does not.
         self.index.add(chunks, vectors)
         stale = self.catalog.save(papers, chunks)
         if stale:
@@ -80,6 +84,11 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
+# Below this much free space repair waits for a later open: Chroma's delete blocks forever on a full
+# disk, and a store left unrepaired is still correct to read (only chunks the catalog holds are shown).
+_REPAIR_MIN_FREE_BYTES = 16 * 1024 * 1024
+
+
 def repair(store: Store) -> dict[str, int]:
     """Bring the index back in line with the catalog; returns what it changed (all zeros when nothing).
     The caller holds the write lock.
@@ -93,16 +102,26 @@ def repair(store: Store) -> dict[str, int]:
     """
     done = {"dropped": 0, "embedded": 0, "reindexed_papers": 0}
     leftovers = store.catalog.unsettled()
+    old_papers = store.catalog.papers_without_chunks()
+    embedded = not store.settings.chroma_host
+    if not (leftovers or old_papers or (embedded and store.catalog.chunk_count() != store.index.count())):
+        return done
+    if embedded and shutil.disk_usage(store.settings.data_dir).free < _REPAIR_MIN_FREE_BYTES:
+        log.warning(
+            "The store needs tidying after an unfinished write, but the disk holding %s is nearly full. "
+            "It is still correct to read; the first command after space is freed tidies it.",
+            store.settings.data_dir,
+        )
+        return done
     if leftovers:
         store.index.delete(leftovers)
         done["dropped"] += len(leftovers)
     store.catalog.settle(leftovers)
-    old_papers = store.catalog.papers_without_chunks()
     if old_papers:
         chunks = chunk_papers(old_papers, store.settings)
         store._write_locked(old_papers, chunks, store.embed([c.text for c in chunks]))
         done["reindexed_papers"] = len(old_papers)
-    if not store.settings.chroma_host and store.catalog.chunk_count() != store.index.count():
+    if embedded and store.catalog.chunk_count() != store.index.count():
         held, indexed = set(store.catalog.chunk_ids()), store.index.ids()
         extra = sorted(indexed - held)
         store.index.delete(extra)
@@ -112,7 +131,7 @@ def repair(store: Store) -> dict[str, int]:
         done["embedded"] += len(missing)
     if any(done.values()):
         log.warning(
-            "Repaired the store after an unfinished write: dropped %(dropped)d stray vectors, embedded "
+            "Repaired the store: dropped %(dropped)d stray vectors, embedded "
             "%(embedded)d missing ones, re-indexed %(reindexed_papers)d papers.",
             done,
         )

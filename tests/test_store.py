@@ -2,8 +2,12 @@
 index match the catalog, and nothing half-written is ever shown."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +18,7 @@ from rag.retrieval import retrieve
 from rag.settings import Settings
 from rag.store import Store, consistency, open_store
 from tests.conftest import ROOT, run_cli
+from tests.test_ingest import PAPER_A, PAPER_B, snapshot, write_jsonl
 
 pytestmark = pytest.mark.usefixtures("fake_embedder")
 
@@ -99,3 +104,85 @@ def test_kill_9_before_or_inside_a_write_leaves_a_store_the_next_open_repairs() 
     assert inside["before_open"]["unsettled"] > 0  # it really died mid-write, and was repaired
     assert all(inside[check] for check in ("consistent", "index_matches_catalog", "search_finds_papers"))
     assert all(r["rerun_identical_to_clean"] for r in results)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 40 MB tmpfs, so a test can fill it; needs root (CI runs as root, a laptop may not)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("filling a disk needs a tmpfs of its own, which only root can mount")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(disk: Path, leave_kib: int = 40) -> Path:
+    filler = disk / "filler"
+    free_kib = shutil.disk_usage(disk).free // 1024
+    with filler.open("wb") as out:
+        out.truncate(0)
+        block = b"\0" * 1024 * 1024
+        for _ in range((free_kib - leave_kib) // 1024):
+            out.write(block)
+        out.write(b"\0" * 1024 * ((free_kib - leave_kib) % 1024))
+    return filler
+
+
+def test_a_full_disk_is_one_line_per_file_and_the_store_stays_as_it_was(
+    small_disk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPERBOY_DATA_DIR", str(small_disk / "data"))
+    settings = Settings()
+    files = [write_jsonl(tmp_path / f"{name}.jsonl", [record]) for name, record in (("a", PAPER_A), ("b", PAPER_B))]
+    late = write_jsonl(tmp_path / "c.jsonl", [{**PAPER_B, "id": "2510.00003", "title": "Graph Learning, Later"}])
+    assert run_cli("ingest", str(files[0])).exit_code == 0
+    before = snapshot(settings)
+    filler = _fill(small_disk)
+
+    result = run_cli("ingest", str(files[1]), str(late))
+
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 2 and all("disk is full" in line for line in errors), result.output  # both files tried
+    assert "Traceback" not in result.output
+    stats = run_cli("stats", "--json")
+    assert stats.exit_code == 0 and json.loads(stats.stdout)["papers"] == 1
+    assert snapshot(settings)[:2] == before[:2]  # what a user sees; stray vectors are invisible until tidied
+
+    filler.unlink()
+    assert run_cli("ingest", str(files[1]), str(late)).exit_code == 0
+    assert consistency(open_store(settings))["consistent"]
+    assert {p["id"] for p in json.loads(run_cli("papers", "--json").stdout)} == {
+        "2510.00001",
+        "2510.00002",
+        "2510.00003",
+    }
+
+
+@pytest.mark.parametrize(
+    ("variable", "command"),
+    [
+        ("PAPERBOY_DATA_DIR", ("papers",)),
+        ("PAPERBOY_DATA_DIR", ("ingest", "good.jsonl")),
+        ("PAPERBOY_CACHE_DIR", ("ingest", "good.jsonl")),
+    ],
+)
+def test_a_data_or_cache_dir_that_is_a_file_is_one_line_naming_it(
+    variable: str, command: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_jsonl(tmp_path / "good.jsonl", [PAPER_A])
+    in_the_way = tmp_path / "not-a-folder"
+    in_the_way.write_text("")
+    monkeypatch.setenv(variable, str(in_the_way / "paperboy"))
+
+    result = run_cli(*command)
+
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and result.output.startswith("Error: "), result.output
+    assert str(in_the_way) in result.output and variable in result.output

@@ -16,10 +16,8 @@ if TYPE_CHECKING:
 
     from rag.sources import ReadOptions
 
-try:  # defusedxml also refuses entity and DTD tricks; stdlib expat already caps entity expansion.
-    from defusedxml.ElementTree import fromstring
-except ImportError:  # pragma: no cover - depends on the environment
-    from xml.etree.ElementTree import fromstring
+# A feed is untrusted: defusedxml refuses entity expansion, external entities and DTDs (ValueErrors).
+from defusedxml.ElementTree import fromstring
 
 API_URL = "http://export.arxiv.org/api/query"
 ATOM = "{http://www.w3.org/2005/Atom}"
