@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +22,7 @@ from rag.ingest import ingest_files
 from rag.models import Answer, Turn
 from rag.providers import chat_model_name
 from rag.retrieval import retrieve
-from rag.settings import Mode, Settings
+from rag.settings import Mode, Settings, shown_url
 from rag.sources import ReadOptions
 from rag.store import Store, open_store
 
@@ -144,6 +145,14 @@ def combine_runs(runs: list[Run], kind: str) -> Run:
     )
 
 
+def _recorded(settings: Settings) -> dict[str, Any]:
+    """The settings a run.json keeps: no key, no local paths, no credentials inside a URL."""
+    recorded = settings.model_dump(mode="json", exclude={"openai_api_key", "data_dir", "cache_dir"})
+    if recorded.get("openai_base_url"):
+        recorded["openai_base_url"] = shown_url(recorded["openai_base_url"])
+    return recorded
+
+
 def run_suite(
     suite: Suite,
     settings: Settings,
@@ -173,7 +182,7 @@ def run_suite(
         commit=git_commit(),
         started=datetime.now(UTC).isoformat(timespec="seconds"),
         seconds=round(time.perf_counter() - started, 1),
-        settings=settings.model_dump(mode="json", exclude={"openai_api_key", "data_dir", "cache_dir"}),
+        settings=_recorded(settings),
         cases=results,
         aggregate=summarise(suite.kind, results),
         by_tag={tag: summarise(suite.kind, [r for r in results if tag in r.tags]) for tag in tags},

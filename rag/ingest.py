@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 from rag.chunks import chunk_papers
-from rag.errors import PaperboyError
+from rag.errors import PaperboyError, SourceError
 from rag.models import IngestReport, Paper
 from rag.settings import Settings
 from rag.sources import ReadOptions, read_papers
@@ -42,6 +42,20 @@ def _same_record(old: Paper, new: Paper) -> bool:
     return old.model_dump(exclude={"listed_on"}) == new.model_dump(exclude={"listed_on"})
 
 
+def check_sizes(papers: list[Paper], path: Path, settings: Settings) -> None:
+    """Refuse the file if a record's title or abstract is past its cap, naming the record and the setting."""
+    for paper in papers:
+        for field, text, cap, variable in (
+            ("title", paper.title, settings.max_title_chars, "PAPERBOY_MAX_TITLE_CHARS"),
+            ("abstract", paper.abstract, settings.max_abstract_chars, "PAPERBOY_MAX_ABSTRACT_CHARS"),
+        ):
+            if len(text) > cap:
+                raise SourceError(
+                    f"{path}: record {paper.id} ({paper.title[:60]!r}): its {field} is {len(text):,} characters, "
+                    f"over the {cap:,} allowed; fix the record, or raise {variable} if it is real."
+                )
+
+
 def ingest_files(
     paths: list[Path],
     store: Store,
@@ -55,7 +69,9 @@ def ingest_files(
     total = IngestReport()
     for path in paths:
         try:
-            report = ingest_papers(read_papers(path, fmt, options), store, settings, progress)
+            papers = read_papers(path, fmt, options)
+            check_sizes(papers, path, settings)
+            report = ingest_papers(papers, store, settings, progress)
         except PaperboyError as ex:
             total.failed_files.append(str(ex))
             continue

@@ -1,5 +1,6 @@
 """Model providers by name. A new provider is one function and one dict entry."""
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,8 +17,10 @@ from rag.embeddings import MiniLMEmbeddings
 from rag.errors import MissingKeyError, ProviderError
 from rag.local_model import QWEN_CODER_1_5B, model_file, model_name_for
 from rag.model_service import SERVICE_URL, ServiceTransport
-from rag.settings import Settings
+from rag.settings import Settings, shown_url
 
+# What LangChain and the SDK raise for a well-formed but empty stream or embeddings list.
+_EMPTY_REPLIES = {"No generation chunks were returned", "No embedding data received"}
 # Key-shaped strings a server may echo back in an error body ("Received API Key = sk-...").
 _KEY_LIKE = re.compile(r"\b(sk|key|tok)[-_][A-Za-z0-9_-]{8,}", re.I)
 
@@ -66,6 +69,13 @@ def provider_errors(what: str, secret: SecretStr | None = None, local: bool = Fa
         ) from None
     except openai.APIError as ex:  # e.g. an error event in the middle of a streamed answer
         raise ProviderError(f"{what}: the endpoint failed mid-answer: {_redacted(ex.message, secret)}") from None
+    except ValueError as ex:
+        # A 200 that is not an OpenAI API reply: broken JSON, or a stream or list with nothing in it.
+        if not isinstance(ex, json.JSONDecodeError) and str(ex) not in _EMPTY_REPLIES:
+            raise
+        where = "the local model service" if local else "the endpoint"
+        hint = "see `paperboy model status`" if local else "check that OPENAI_BASE_URL is an OpenAI-compatible API"
+        raise ProviderError(f"{what}: {where} answered something that is not an API reply ({ex}); {hint}.") from None
 
 
 def is_local(client: object) -> bool:
@@ -191,6 +201,7 @@ def chat_model_name(llm: BaseChatModel) -> str:
 def chat_endpoint(settings: Settings) -> tuple[str, str]:
     """The chat model's name and where it is served, read from the settings without starting it; never the key."""
     if chat_provider(settings) == "openai":
-        return settings.chat_model or DEFAULT_OPENAI_CHAT_MODEL, settings.openai_base_url or OPENAI_DEFAULT_URL
+        endpoint = shown_url(settings.openai_base_url or OPENAI_DEFAULT_URL)
+        return settings.chat_model or DEFAULT_OPENAI_CHAT_MODEL, endpoint
     model = settings.local_model_path or Path(QWEN_CODER_1_5B.file_name)
     return model_name_for(model), "local llama.cpp server on 127.0.0.1 (offline)"

@@ -31,6 +31,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     message: str = "scripted error"
     mid_stream: bool = False
+    raw: bytes | None = None  # a 200 whose body is exactly this (broken JSON, a broken event stream)
 
     def error_body(self) -> dict[str, Any]:
         """OpenAI's error envelope."""
@@ -217,7 +218,9 @@ def _handler_for(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             request = Request(self.path, headers, body)
             reply = stub._next(request)
-            if reply.status != 200:
+            if reply.raw is not None:
+                self._send_raw(reply.raw, "text/event-stream" if body.get("stream") else "application/json")
+            elif reply.status != 200:
                 self._send_json(reply.status, reply.error_body(), reply.headers)
             elif self.path == EMBED_PATH:
                 self._send_json(200, embeddings(body))
@@ -235,6 +238,12 @@ def _handler_for(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _send_raw(self, data: bytes, content_type: str) -> None:
+            self.send_response(200)
+            self.send_header("content-type", content_type)
             self.end_headers()
             self.wfile.write(data)
 

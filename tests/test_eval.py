@@ -260,3 +260,14 @@ def test_judge_scores_each_answer_sentence(tiny_suite: Path, monkeypatch: pytest
     assert result.exit_code == 0, result.output
     # fact-1's one sentence is supported, fact-2's is not, the abstention is not judged: (1 + 0) / 2.
     assert json.loads(result.stdout)["aggregate"]["judge_supported"] == 0.5
+
+
+def test_run_json_never_keeps_credentials_written_into_the_endpoint_url(
+    tiny_suite: Path, fake_model: ScriptedChat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://bob:hunter2@proxy.example/v1?api_key=sk-secret123&region=eu")
+    result = run_cli("eval", str(tiny_suite), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "run" / "run.json").read_text()
+    assert "hunter2" not in text and "sk-secret123" not in text
+    assert json.loads(text)["settings"]["openai_base_url"] == "https://***@proxy.example/v1?api_key=***&region=eu"

@@ -119,3 +119,22 @@ def test_missing_file_is_one_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "nowhere.jsonl" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("field", ["title", "abstract"])
+def test_a_record_past_its_size_cap_fails_its_file_naming_record_and_setting(
+    field: str, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPERBOY_MAX_TITLE_CHARS", "50")
+    monkeypatch.setenv("PAPERBOY_MAX_ABSTRACT_CHARS", "2000")
+    huge = {**PAPER_B, field: "word " * 1000}
+    bad = write_jsonl(tmp_path / "huge.jsonl", [PAPER_A, huge])
+    good = write_jsonl(tmp_path / "good.jsonl", [PAPER_B])
+
+    result = run_cli("ingest", str(bad), str(good))
+
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    variable = "PAPERBOY_MAX_TITLE_CHARS" if field == "title" else "PAPERBOY_MAX_ABSTRACT_CHARS"
+    assert len(errors) == 1 and "huge.jsonl" in errors[0] and "2510.00002" in errors[0] and variable in errors[0]
+    assert [p["id"] for p in json.loads(run_cli("papers", "--json").output)] == ["2510.00002"]  # good.jsonl went in

@@ -424,3 +424,44 @@ def test_ingest_with_a_refused_key_never_shows_it(
     for text in (result.output, result.stdout, result.stderr):
         assert KEY not in text
     assert json.loads(run_cli("papers", "--json").output) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "command"),
+    [
+        (CHAT_PATH, b"{not json", ("ask",)),
+        (CHAT_PATH, b"data: {not json\n\n", ("ask",)),
+        (CHAT_PATH, b"data: [DONE]\n\n", ("ask",)),  # a stream that ends before any chunk
+        (EMBED_PATH, b"{not json", ("ingest",)),
+        (EMBED_PATH, b'{"object": "list", "data": []}', ("ingest",)),
+    ],
+    ids=["chat-invalid-json", "chat-broken-stream", "chat-empty-stream", "embed-invalid-json", "embed-no-vectors"],
+)
+def test_an_endpoint_answering_garbage_is_one_line(
+    path: str,
+    raw: bytes,
+    command: tuple[str, ...],
+    corpus: Path,
+    ingested: Path,
+    stub: OpenAIStub,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 200 whose body is not what the API promises: one line naming the model, exit 1, store untouched."""
+    if path == EMBED_PATH:
+        use_endpoint_embeddings(monkeypatch, stub.base_url)
+    else:
+        use_endpoint(monkeypatch, stub.base_url)
+    stub.always(path, Reply(raw=raw))
+    result = ask_json() if command == ("ask",) else run_cli("ingest", str(corpus))
+    line = assert_one_line_error(result) if command == ("ask",) else _ingest_error(result)
+    assert ("stub-model" if path == CHAT_PATH else "Embedding with") in line
+    assert "answered" in line
+
+
+def _ingest_error(result: Result) -> str:
+    """ingest reports each failed file on its own line, then a summary; returns the file's line."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
