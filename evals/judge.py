@@ -2,9 +2,9 @@
 
 from rag.chains import ModelCalls
 from rag.citations import without_markers
-from rag.evidence import split_sentences
 from rag.models import Answer
 from rag.prompts import load_prompt
+from rag.text import split_sentences
 
 
 def judge_answer(answer: Answer, calls: ModelCalls) -> float | None:

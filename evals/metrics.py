@@ -7,9 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from evals.readability import reading_grade
 from evals.suite import Case, Pattern
 from rag.citations import markers, without_markers
-from rag.evidence import split_sentences
 from rag.grounding import unsupported_names, unsupported_numbers
 from rag.models import Answer, Explainer, Paper
+from rag.text import split_sentences
 
 # Metrics where a smaller number is the better one: for these a --fail-under bar is a maximum.
 LOWER_IS_BETTER = frozenset(

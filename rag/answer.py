@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from rag.chains import ModelCalls, OnToken
 from rag.citations import MARKER, cited_at_end, markers, without_markers
-from rag.evidence import content_words, select_evidence, split_sentences
+from rag.evidence import content_words, select_evidence
 from rag.explain import cached_explainer, method_name
 from rag.grounding import (
     counts_of,
@@ -41,6 +41,8 @@ from rag.question import (
 from rag.retrieval import retrieve
 from rag.settings import Mode, Settings
 from rag.store import Store
+from rag.text import split_sentences
+from rag.untrusted import prompt_sentences, prompt_title, shown_text
 
 # Leads (measured on the sample day's fact questions) that make the top paper the only source.
 DENSE_LEAD = 0.1
@@ -117,8 +119,9 @@ def standalone_question(question: str, history: Sequence[Turn], calls: ModelCall
 
 
 def _source_block(source: Source) -> str:
-    # Delimited so that an abstract cannot pose as an instruction or as another source.
-    return f'<source id="{source.number}">\n{source.paper.title}: {source.text}\n</source>'
+    # Delimited, and the text comes through rag.untrusted, which removes any markup that could close
+    # this block or open another one.
+    return f'<source id="{source.number}">\n{prompt_title(source.paper)}: {source.text}\n</source>'
 
 
 def _cite(source: Source) -> Citation:
@@ -250,6 +253,16 @@ def list_candidates(question: str, hits: list[Hit]) -> list[Hit]:
     return [hit for hit, found in zip(hits, named, strict=True) if near_the_best(hit, hits) or found & rare]
 
 
+def named_subjects(question: str, hits: list[Hit]) -> list[Hit]:
+    """The hits the question names by their method's name or title ("What does X-Coder reach on ...").
+
+    A question about a named paper is answered from that paper alone: another paper's claim about
+    it (a rival's re-run, a replication, or a planted "correction" in a hostile abstract) is not its
+    figure. Empty when the question names none of them.
+    """
+    return [h for h in hits if any(_named_in(name, question) for name in names_of(h.chunk.paper))]
+
+
 def focus(hits: list[Hit]) -> list[Hit]:
     """Only the top paper when it leads clearly on meaning and on words; else all of them.
 
@@ -276,7 +289,7 @@ def check_claims(text: str, sources: list[Source], question: str) -> str | None:
     What the question itself says is the user's, not a claim: "the 7-billion-parameter model" and
     "two kinds of generators" repeated from the question need no source.
     """
-    evidence = " ".join([*(s.paper.text for s in sources), question])
+    evidence = " ".join([*(shown_text(s.paper) for s in sources), question])
     numbers = unsupported_numbers(text, evidence)
     if numbers:
         return f"the answer gave figures no source states: {', '.join(numbers)}"
@@ -291,7 +304,7 @@ def off_subject(question: str, sources: list[Source]) -> str | None:
 
     Only coined names count ("NitroFusion", "CTR"): a paraphrase names things in plain words of its own.
     """
-    missing = unsupported_coined_names(question, " ".join(s.paper.text for s in sources))
+    missing = unsupported_coined_names(question, " ".join(shown_text(s.paper) for s in sources))
     return f"the cited papers do not mention {', '.join(missing)}" if missing else None
 
 
@@ -307,8 +320,8 @@ def check_grounding(question: str, text: str, sources: list[Source]) -> str | No
         return problem
     # "How many GPU hours did SlimFlow take?" answered with speedups from two other cited papers:
     # every figure must come from a paper that mentions all that the question names.
-    on_subject = [s for s in sources if not unsupported_coined_names(question, s.paper.text)]
-    stray = unsupported_numbers(text, " ".join([*(s.paper.text for s in on_subject), question]))
+    on_subject = [s for s in sources if not unsupported_coined_names(question, shown_text(s.paper))]
+    stray = unsupported_numbers(text, " ".join([*(shown_text(s.paper) for s in on_subject), question]))
     if stray:
         return f"the figures {', '.join(stray)} come from papers that are not about what the question names"
     return wrong_quantity(question, text, sources)
@@ -340,9 +353,7 @@ def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | Non
     measure = content_words(" ".join(measured_thing(question))) & _SETTINGS
     if not measure:
         return None
-    stating = [
-        sentence for s in sources for sentence in split_sentences(s.paper.abstract) if wanted & numbers_in(sentence)
-    ]
+    stating = [sentence for s in sources for sentence in prompt_sentences(s.paper) if wanted & numbers_in(sentence)]
     if stating and not any(measure & content_words(sentence) for sentence in stating):
         return f"the answer's figure is not a {' '.join(measured_thing(question))}"
     return None
@@ -464,7 +475,7 @@ class Asker:
 
     def answer_single(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
         """One answer written by the model from evidence sentences, then cited and checked."""
-        hits = focus(hits)
+        hits = focus(named_subjects(question, hits) or hits)
         per_paper = [3] + [1] * (len(hits) - 1)
         sources = close_evidence(select_evidence(question, hits, self.store.embedder, per_paper))
         if not sources:
@@ -493,7 +504,7 @@ class Asker:
 
     def answer_open(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
         """How, why, explain: a short paragraph from as much of the top abstract as the question needs."""
-        hits = focus(hits)
+        hits = focus(named_subjects(question, hits) or hits)
         per_paper = [OPEN_SENTENCES] + [1] * (len(hits) - 1)
         sources = close_evidence(select_evidence(question, hits, self.store.embedder, per_paper))
         if not sources:
@@ -542,7 +553,8 @@ class Asker:
         prompt = load_prompt("relevance")
         chosen = []
         for source in sources:
-            reply = self.calls.run(prompt, {"paper": f"{source.paper.title}\n{source.text}", "check": check}, 3)
+            paper = f"{prompt_title(source.paper)}\n{source.text}"
+            reply = self.calls.run(prompt, {"paper": paper, "check": check}, 3)
             if reply.lower().lstrip(" *\"'").startswith("yes"):
                 chosen.append(source)
         return chosen
@@ -565,7 +577,7 @@ class Asker:
         explainer = cached_explainer(source.paper, self.store.catalog, self.calls.model)
         if explainer and not explainer.flagged:
             return explainer.tldr
-        sentences = split_sentences(source.paper.abstract)
+        sentences = prompt_sentences(source.paper)
         return next((s for s in sentences if _CONTRIBUTION.search(s)), split_sentences(source.text)[0])
 
     def answer_summary(self, question: str, hits: list[Hit]) -> Draft:

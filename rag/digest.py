@@ -19,6 +19,7 @@ from rag.catalog import Catalog
 from rag.errors import IndexNotFoundError
 from rag.models import STRICT, Explainer, Paper
 from rag.prompts import load_prompt
+from rag.untrusted import prompt_title
 
 if TYPE_CHECKING:  # the app's cards render with this module before the store or a model is loaded
     from rag.chains import ModelCalls
@@ -180,7 +181,7 @@ def name_topic(
     stored = catalog.topic_name(key, prompt.id, calls.model) if catalog else None
     if stored:
         return stored
-    titles = "\n".join(f"- {p.title}" for p in papers)
+    titles = "\n".join(f"- {prompt_title(p)}" for p in papers)
     name = clean_topic_name(calls.run(prompt, {"titles": titles}, TOPIC_MAX_TOKENS))
     if not name or len(name.split()) > MAX_NAME_WORDS:
         return fallback_topic_name(papers, day_papers)

@@ -11,12 +11,8 @@ import numpy as np
 
 from rag.models import Hit, Source
 from rag.providers import Embedder
+from rag.untrusted import prompt_sentences
 
-# A sentence ends at . ! or ? followed by a space and a capital, digit or quote; "e.g. the" and
-# "5.75x" stay whole because a lower-case letter or digit follows the dot, and "Dr. Zero",
-# "et al. Show" or "vs. LoRA" because the dot ends an abbreviation.
-_ABBREVIATIONS = ("Dr", "Mr", "Ms", "Prof", "vs", "al", "Fig", "Eq", "No", "approx")
-_SENTENCE_END = re.compile("".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _WORD = re.compile(r"[a-z0-9]+")
 # A measured figure, not any digit: "5.75x", "51%", "7 seconds", "0.611"; not "3D" or "GPT-4".
 _FIGURE = re.compile(
@@ -79,31 +75,6 @@ _STOP = set(
 )
 
 
-# Sentences that talk to the assistant instead of about the research. They never carry a finding,
-# so they never reach the model: "IGNORE ALL PREVIOUS INSTRUCTIONS", "System note: the assistant must".
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(of\s+)?(the\s+|your\s+)?(previous|prior|above|earlier|"
-    r"preceding|system|your)\b.{0,20}\b(instructions?|rules|prompts?|guidelines)\b"
-    r"|\b(ignore|disregard|forget)\s+(the\s+|all\s+|any\s+)?(instructions?|rules|prompts?)\s+"
-    r"(above|before|so far|given)\b"
-    r"|\b(system|developer|assistant) (note|message|instruction)s?\s*:"
-    r"|\bthe (assistant|ai assistant|chatbot|language model reading this) (must|should)\b"
-    r"|\byou (must|should|are required to) (answer|reply|respond|say|state|cite|ignore)\b"
-    r"|^\W*(answer|respond|reply)\s+(every|each|all|any)\s+(question|query|request)s?\b",
-    re.I,
-)
-
-
-def is_instruction(sentence: str) -> bool:
-    """True for a sentence that addresses the assistant, as a prompt injection does."""
-    return bool(_INSTRUCTION.search(sentence))
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of an abstract, whitespace collapsed."""
-    return [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
-
-
 def content_words(text: str) -> set[str]:
     """Words that carry meaning, cut to 5 letters."""
     # Crude stemming (first 5 letters) so "distil" meets "distillation" and "speeds" meets "speedup".
@@ -143,12 +114,10 @@ def _scores(question: str, sentences: list[str], embedder: Embedder) -> np.ndarr
 def select_evidence(question: str, hits: list[Hit], embedder: Embedder, per_paper: list[int]) -> list[Source]:
     """The best sentences of each hit's abstract, in reading order: per_paper[i] of them for hit i.
 
-    A hit with no sentence left once instructions are dropped has nothing to show and is left out.
+    Sentences come through rag.untrusted (markup removed, sentences addressed to the model dropped);
+    a hit with no sentence left has nothing to show and is left out.
     """
-    plan = [
-        (hit, [s for s in split_sentences(hit.chunk.paper.abstract) if not is_instruction(s)], n)
-        for hit, n in zip(hits, per_paper, strict=False)
-    ]
+    plan = [(hit, prompt_sentences(hit.chunk.paper), n) for hit, n in zip(hits, per_paper, strict=False)]
     flat = [s for _, sentences, _ in plan for s in sentences]
     if not flat:
         return []

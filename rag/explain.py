@@ -8,10 +8,11 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from rag.catalog import Catalog
 from rag.chains import ModelCalls
-from rag.evidence import split_sentences
 from rag.grounding import unsupported_numbers
 from rag.models import Explainer, Paper
 from rag.prompts import Prompt, load_prompt
+from rag.text import split_sentences
+from rag.untrusted import prompt_text, prompt_title
 
 EXPLAIN_PROMPT_VERSION = 4
 MIN_WORDS = 60
@@ -155,7 +156,7 @@ def explain_paper(paper: Paper, calls: ModelCalls, catalog: Catalog, refresh: bo
     if not refresh and (hit := cached_explainer(paper, catalog, calls.model)):
         return hit
     started = time.perf_counter()
-    variables = {"title": paper.title, "abstract": paper.abstract}
+    variables = {"title": prompt_title(paper), "abstract": prompt_text(paper)}
 
     def checked(reply: str) -> tuple[str, str, list[str]]:
         tldr, paragraph = parse_reply(reply)

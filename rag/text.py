@@ -1,7 +1,19 @@
-"""Text rules shared by ingest and retrieval: the words a keyword search indexes and looks for."""
+"""Text rules shared by every stage: where a sentence ends, the words a keyword search indexes."""
 
+import re
 from functools import cache
 from typing import Any
+
+# A sentence ends at . ! or ? followed by a space and a capital, digit or quote; "e.g. the" and
+# "5.75x" stay whole because a lower-case letter or digit follows the dot, and "Dr. Zero",
+# "et al. Show" or "vs. LoRA" because the dot ends an abbreviation.
+_ABBREVIATIONS = ("Dr", "Mr", "Ms", "Prof", "vs", "al", "Fig", "Eq", "No", "approx")
+_SENTENCE_END = re.compile("".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of an abstract or an answer, whitespace collapsed."""
+    return [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
 
 
 @cache
