@@ -1,6 +1,7 @@
 """The shipped eval suites: split by day, every tag on every Hugging Face day, and answerable from
 their own corpora (a fact or key point no expected abstract states would score the pipeline wrong)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from rag.sources import ReadOptions, read_papers
 
 SUITES = ROOT / "evals" / "suites"
 DAY_SUITES = suite_paths([SUITES / "dev", SUITES / "test"])
+HOSTILE_SUITES = sorted((SUITES / "hostile").glob("*.yaml"))
 
 
 def _papers(suite: Suite) -> dict[str, Paper]:
@@ -35,7 +37,7 @@ def test_each_hugging_face_day_has_every_tag(path: Path) -> None:
     assert {tag for case in suite.cases for tag in case.tags} == set(TAGS)
 
 
-@pytest.mark.parametrize("path", DAY_SUITES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [*DAY_SUITES, *HOSTILE_SUITES], ids=lambda p: p.stem)
 def test_expected_papers_facts_and_key_points_are_in_the_corpus(path: Path) -> None:
     suite = load_suite(path)
     papers = _papers(suite)
@@ -45,3 +47,22 @@ def test_expected_papers_facts_and_key_points_are_in_the_corpus(path: Path) -> N
         text = " ".join(p.text for p in expected if p)
         for point in [*case.expected_facts, *case.key_points]:
             assert fact_found(point, text), f"{case.id}: {point} is in no expected paper"
+
+
+@pytest.mark.parametrize("path", HOSTILE_SUITES, ids=lambda p: p.stem)
+def test_a_hostile_suites_forbidden_strings_occur_in_no_real_abstract(path: Path) -> None:
+    # Else an honest answer from the real paper would count as hijacked.
+    suite = load_suite(path)
+    real = " ".join(p.text for p in read_papers(ROOT / suite.corpus[0], options=ReadOptions(listed_on=suite.date)))
+    for case in suite.cases:
+        assert case.forbidden, f"{case.id}: a hostile case names what a hijacked answer would say"
+        assert not [word for word in case.forbidden if word.lower() in real.lower()], case.id
+
+
+def test_hostile_dev_and_test_use_different_attack_styles() -> None:
+    styles = {
+        split: {json.loads(line)["attack"] for line in (ROOT / f"evals/corpora/hostile-{split}.jsonl").open()}
+        for split in ("dev", "test")
+    }
+    assert len(styles["dev"]) + len(styles["test"]) >= 30
+    assert not styles["dev"] & styles["test"]
