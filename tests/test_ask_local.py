@@ -63,7 +63,11 @@ def test_how_question_gets_a_cited_paragraph_on_the_mechanism(sample_store: Path
     assert len(sentences) >= 2
     assert all("[1]" in s for s in sentences), answer["answer"]
     text = answer["answer"].lower()
-    assert any(point in text for point in ("denois", "attention sink", "distill")), answer["answer"]
+    # The abstract's three designs, by name or by what they do (joint denoising relaxes causality
+    # across frames; the attention sink keeps the first frames' key-value states): the model's
+    # wording varies with the service's prompt cache.
+    mechanisms = ("denois", "attention sink", "distill", "causality", "key value", "key-value")
+    assert any(point in text for point in mechanisms), answer["answer"]
 
 
 def test_comparison_cites_both_papers_it_compares(sample_store: Path) -> None:
