@@ -3,7 +3,7 @@
 A paper is visible once its row and its chunks' rows are committed, in one transaction; the vector
 index only adds vectors to chunks the catalog already knows. Chunk rows carry their keyword terms,
 and an FTS5 table over those terms is the keyword index, so it is written in the same transaction,
-read in place by every process (`bm25()` ranks inside SQLite) and never rebuilt.
+read in place by every process (FTS5 finds and pre-ranks the candidates) and never rebuilt.
 """
 
 import sqlite3

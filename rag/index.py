@@ -102,8 +102,8 @@ class ChunkIndex:
 
     def __init__(self, client: ClientAPI, embeddings: Embeddings, model_id: str) -> None:
         self.model_id = model_id
-        self.where = f"the vector index {collection_name(model_id)}"
-        with _chroma_errors(self.where):
+        self._described = f"the vector index {collection_name(model_id)}"
+        with _chroma_errors(self._described):
             self._collection: Collection = client.get_or_create_collection(
                 collection_name(model_id),
                 embedding_function=PaperboyEmbeddingFunction(embeddings, model_id),  # type: ignore[arg-type]
@@ -117,12 +117,12 @@ class ChunkIndex:
 
     def count(self) -> int:
         """Number of vectors stored."""
-        with _chroma_errors(self.where):
+        with _chroma_errors(self._described):
             return self._collection.count()
 
     def ids(self) -> set[str]:
         """Every chunk id with a vector: what repair compares with the catalog."""
-        with _chroma_errors(self.where):
+        with _chroma_errors(self._described):
             return set(self._collection.get(include=[])["ids"])
 
     def paper_vectors(self, chunk_ids: dict[str, str]) -> dict[str, list[float]]:
@@ -131,7 +131,7 @@ class ChunkIndex:
         sums: dict[str, np.ndarray] = {}
         ids = sorted(chunk_ids)
         for start in range(0, len(ids), _BATCH):
-            with _chroma_errors(self.where):
+            with _chroma_errors(self._described):
                 found = self._collection.get(ids=ids[start : start + _BATCH], include=["embeddings"])
             # Chroma returns the embeddings as one numpy array, whose truth value is ambiguous: no `or []`.
             vectors = found["embeddings"] if found["embeddings"] is not None else []
@@ -144,7 +144,7 @@ class ChunkIndex:
         """Upsert the vectors of these chunks."""
         for start in range(0, len(chunks), _BATCH):
             part = chunks[start : start + _BATCH]
-            with _chroma_errors(self.where):
+            with _chroma_errors(self._described):
                 self._collection.upsert(
                     ids=[c.id for c in part],
                     embeddings=vectors[start : start + _BATCH],  # type: ignore[arg-type]
@@ -154,7 +154,7 @@ class ChunkIndex:
     def delete(self, chunk_ids: list[str]) -> None:
         """Drop these chunks' vectors; ids it does not hold are ignored."""
         for start in range(0, len(chunk_ids), _BATCH):
-            with _chroma_errors(self.where):
+            with _chroma_errors(self._described):
                 self._collection.delete(ids=chunk_ids[start : start + _BATCH])
 
     def query(self, vector: list[float], k: int, paper_ids: list[str] | None = None) -> list[tuple[str, float]]:
@@ -162,7 +162,7 @@ class ChunkIndex:
         if paper_ids is not None and not paper_ids:
             return []
         where = {"paper_id": {"$in": paper_ids}} if paper_ids else None
-        with _chroma_errors(self.where):
+        with _chroma_errors(self._described):
             found = self._collection.query(
                 query_embeddings=[vector],  # type: ignore[arg-type]
                 n_results=k,
