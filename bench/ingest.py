@@ -37,7 +37,7 @@ def timed_ingest(label: str, path: Path, data_dir: Path) -> None:
     settings = Settings(data_dir=data_dir)
     store = open_store(settings)
     started = time.perf_counter()
-    report = ingest_files([path], store, settings)
+    report = ingest_files([path], store)
     seconds = time.perf_counter() - started
     papers = report.new + report.updated + report.unchanged
     print(
@@ -45,7 +45,7 @@ def timed_ingest(label: str, path: Path, data_dir: Path) -> None:
         f"{papers / seconds:7.1f} papers/s {report.chunks / seconds:7.1f} chunks/s"
     )
     started = time.perf_counter()
-    again = ingest_files([path], store, settings)
+    again = ingest_files([path], store)
     print(f"{'  re-ingest (no-op)':<22} {again.unchanged:>6} unchanged {time.perf_counter() - started:8.1f} s")
 
 

@@ -73,7 +73,7 @@ def git_commit() -> str:
 def build_store(suite: Suite, settings: Settings) -> Store:
     """Ingest the suite's corpus into the (fresh) store the settings point at."""
     store = open_store(settings)
-    report = ingest_files(suite.corpus_paths(), store, settings, options=ReadOptions(listed_on=suite.date))
+    report = ingest_files(suite.corpus_paths(), store, options=ReadOptions(listed_on=suite.date))
     if report.failed_files:
         raise ValueError(f"suite {suite.name}: corpus failed to ingest: {report.failed_files}")
     return store

@@ -88,7 +88,7 @@ def _run_ingest(settings: Settings, paths: list[Path], fmt: str, options: ReadOp
             bar.n = done
             bar.refresh()
 
-        report = ingest_files(paths, store, settings, fmt, options, progress)
+        report = ingest_files(paths, store, fmt, options, progress)
     _print_ingest(report, as_json)
 
 

@@ -47,7 +47,7 @@ class PaperNotFoundError(PaperboyError):
     """No paper with the given id is in the catalog."""
 
 
-def storage_failure(ex: OSError | Exception, where: object) -> StoreError:
+def storage_failure(ex: Exception, where: object) -> StoreError:
     """One StoreError for a failed read or write of where, saying why in words when the cause is the disk.
 
     Chroma and SQLite report a full disk in their own words ("Error in compaction", "database or disk

@@ -18,9 +18,7 @@ def _needs_embedding(papers: list[Paper], stored: dict[str, Paper], store: Store
     ]
 
 
-def ingest_papers(
-    papers: list[Paper], store: Store, settings: Settings, progress: Progress | None = None
-) -> IngestReport:
+def ingest_papers(papers: list[Paper], store: Store, progress: Progress | None = None) -> IngestReport:
     """Store papers: embed only new or changed text, then write index and catalog.
 
     Everything that can fail on bad input or a dead endpoint (parsing, chunking, embedding) runs
@@ -29,7 +27,7 @@ def ingest_papers(
     """
     stored = store.catalog.stored([p.id for p in papers])
     to_embed = _needs_embedding(papers, stored, store)
-    chunks = chunk_papers(to_embed, settings)
+    chunks = chunk_papers(to_embed, store.settings)
     vectors = store.embed([c.text for c in chunks], progress)
     store.write(papers, chunks, vectors)
     new = sum(p.id not in stored for p in papers)
@@ -59,7 +57,6 @@ def check_sizes(papers: list[Paper], path: Path, settings: Settings) -> None:
 def ingest_files(
     paths: list[Path],
     store: Store,
-    settings: Settings,
     fmt: str = "auto",
     options: ReadOptions | None = None,
     progress: Progress | None = None,
@@ -70,8 +67,8 @@ def ingest_files(
     for path in paths:
         try:
             papers = read_papers(path, fmt, options)
-            check_sizes(papers, path, settings)
-            report = ingest_papers(papers, store, settings, progress)
+            check_sizes(papers, path, store.settings)
+            report = ingest_papers(papers, store, progress)
         except PaperboyError as ex:
             total.failed_files.append(str(ex))
             continue

@@ -53,18 +53,18 @@ class Store(NamedTuple):
     def write(self, papers: list[Paper], chunks: list[Chunk], vectors: list[list[float]]) -> None:
         """Save papers, and replace the chunks of every paper in chunks, in the order the module describes."""
         with file_lock(_write_lock(self.settings)):
-            self._write_locked(papers, chunks, vectors)
+            _write_holding_the_lock(self, papers, chunks, vectors)
 
-    def _write_locked(self, papers: list[Paper], chunks: list[Chunk], vectors: list[list[float]]) -> None:
-        new_ids = [c.id for c in chunks]
-        self.catalog.unsettle(new_ids)
-        # If this fails the ids stay unsettled and the next open drops whatever vectors went in. Not
-        # here: on a full disk Chroma's delete blocks forever (seen on a 6 MB tmpfs), its add does not.
-        self.index.add(chunks, vectors)
-        stale = self.catalog.save(papers, chunks)
-        if stale:
-            self.index.delete(stale)
-            self.catalog.settle(stale)
+
+def _write_holding_the_lock(store: Store, papers: list[Paper], chunks: list[Chunk], vectors: list[list[float]]) -> None:
+    store.catalog.unsettle([c.id for c in chunks])
+    # If this fails the ids stay unsettled and the next open drops whatever vectors went in. Not
+    # here: on a full disk Chroma's delete blocks forever (seen on a 6 MB tmpfs), its add does not.
+    store.index.add(chunks, vectors)
+    stale = store.catalog.save(papers, chunks)
+    if stale:
+        store.index.delete(stale)
+        store.catalog.settle(stale)
 
 
 def _write_lock(settings: Settings) -> Path:
@@ -119,7 +119,7 @@ def repair(store: Store) -> dict[str, int]:
     store.catalog.settle(leftovers)
     if old_papers:
         chunks = chunk_papers(old_papers, store.settings)
-        store._write_locked(old_papers, chunks, store.embed([c.text for c in chunks]))
+        _write_holding_the_lock(store, old_papers, chunks, store.embed([c.text for c in chunks]))
         done["reindexed_papers"] = len(old_papers)
     if embedded and store.catalog.chunk_count() != store.index.count():
         held, indexed = set(store.catalog.chunk_ids()), store.index.ids()

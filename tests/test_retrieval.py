@@ -222,9 +222,9 @@ def test_keyword_index_is_rebuilt_after_an_ingest_into_the_same_store(
     settings: Settings, fake_embedder: HashEmbeddings
 ) -> None:
     store = open_store(settings)
-    ingest_papers([_paper(VIDEO)], store, settings)
+    ingest_papers([_paper(VIDEO)], store)
     assert retrieve("auction", store, k=5, mode="bm25") == []
-    ingest_papers([_paper(AUCTIONS)], store, settings)
+    ingest_papers([_paper(AUCTIONS)], store)
     assert _ids(retrieve("auction", store, k=5, mode="bm25")) == [AUCTIONS["id"]]
     assert _ids(retrieve("auction", store, k=5, mode="hybrid"))[0] == AUCTIONS["id"]
 
@@ -233,7 +233,7 @@ def test_keyword_index_follows_an_ingest_through_another_store(
     settings: Settings, fake_embedder: HashEmbeddings, tmp_path: Path
 ) -> None:
     store = open_store(settings)  # kept open, as a long-running app would
-    ingest_papers([_paper(VIDEO)], store, settings)
+    ingest_papers([_paper(VIDEO)], store)
     assert retrieve("auction", store, k=5, mode="bm25") == []
     result = run_cli("ingest", str(_write(tmp_path / "more.jsonl", [AUCTIONS])))
     assert result.exit_code == 0, result.output
@@ -263,6 +263,6 @@ def test_a_store_on_another_embedder_never_loads_minilm(
 
     monkeypatch.setattr(MiniLMEmbeddings, "__init__", counting_init)
     store = open_store(settings)
-    ingest_papers([_paper(VIDEO)], store, settings)
+    ingest_papers([_paper(VIDEO)], store)
     assert _ids(retrieve("video diffusion", store, k=5)) == [VIDEO["id"]]
     assert len(loaded) == 0

@@ -28,7 +28,7 @@ HALF = Paper(id="2510.00002", title="Graph Auctions", abstract="Auction graphs w
 
 def _stored(settings: Settings) -> Store:
     store = open_store(settings)
-    ingest_papers([KEPT], store, settings)
+    ingest_papers([KEPT], store)
     return store
 
 

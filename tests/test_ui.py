@@ -201,7 +201,7 @@ def test_background_explainers_wait_while_a_user_waits_for_an_answer(
 ) -> None:
     chat.script = [_topic_or_explainer]
     store = open_store(settings)
-    ingest_files([FIXTURES / "papers.jsonl"], store, settings)
+    ingest_files([FIXTURES / "papers.jsonl"], store)
     shared = SharedChat(settings)
     with shared.priority():
         briefing = DayBriefing(DAY, store.catalog, lambda: store, shared, settings.cache_dir).start()

@@ -26,7 +26,7 @@ def ingest_with_progress(paths: list[Path], fmt: str, options: ReadOptions) -> I
     def progress(done: int, total: int) -> None:
         bar.progress(done / total if total else 1.0, text=f"Embedding {done}/{total} chunks")
 
-    report = ingest_files(paths, resources.store(), resources.settings(), fmt, options, progress)
+    report = ingest_files(paths, resources.store(), fmt, options, progress)
     bar.progress(1.0, text="Done")
     if report.new or report.updated:
         resources.briefing.clear()  # each day's topics were clustered from the papers as they were
