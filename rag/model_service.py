@@ -40,6 +40,8 @@ _START_TIMEOUT_S = 180.0
 # How often the service looks at its idle time, and how long `stop` waits before SIGKILL.
 _TICK_S = 1.0
 _STOP_TIMEOUT_S = 10.0
+# How long a service whose connection was reset may take to exit (measured: gone within 0.1 s of a kill).
+_EXIT_GRACE_S = 2.0
 # How often background work looks again while a person is waiting.
 _WAIT_S = 0.25
 # The host the chat client is pointed at; the transport sends each request to the service's real port.
@@ -96,6 +98,16 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def _exits_within(pid: int, seconds: float) -> bool:
+    """True when pid is gone now or within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def read_state(settings: Settings) -> ServiceState | None:
@@ -250,7 +262,14 @@ class ServiceTransport(httpx.BaseTransport):
         try:
             return self._send(request, state)
         except httpx.ConnectError:
-            return self._send(request, ensure_service(self._settings, unreachable=state))
+            pass
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # A service killed a moment ago still holds its port while the kernel tears it down: the
+            # connection is taken, then reset. Sent again only when the process is gone, so a live
+            # service never answers one request twice.
+            if not _exits_within(state.pid, _EXIT_GRACE_S):
+                raise
+        return self._send(request, ensure_service(self._settings, unreachable=state))
 
     def _send(self, request: httpx.Request, state: ServiceState) -> httpx.Response:
         touch(self._settings)

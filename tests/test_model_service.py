@@ -4,11 +4,14 @@ stopped when idle; a person's question goes before background work across proces
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
 
@@ -89,6 +92,52 @@ def test_the_transport_sends_to_the_service_and_restarts_one_that_is_gone(
     # Each request marks the service used, so its idle timer starts again.
     assert model_service.idle_seconds(settings) is not None
     assert model_service.idle_seconds(settings) < 5
+
+
+@contextmanager
+def _resetting_port() -> Iterator[int]:
+    """A port that takes each connection and resets it, as a service being killed does."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def reset_each() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                conn, _ = listener.accept()
+                conn.recv(65536)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+
+    thread = threading.Thread(target=reset_each, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@pytest.mark.parametrize("killed", [True, False])
+def test_a_reset_connection_is_sent_again_only_when_the_service_is_gone(
+    tmp_path: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch, killed: bool
+) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with _resetting_port() as port:
+        dying = ServiceState(dead.pid if killed else os.getpid(), port, "m", "k", 600, 0.0)
+        found = [dying, ServiceState(os.getpid(), _port(stub), "m", "k", 600, 0.0)]
+        monkeypatch.setattr(model_service, "ensure_service", lambda settings, unreachable=None: found.pop(0))
+        client = httpx.Client(transport=ServiceTransport(_settings(tmp_path)))
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        if killed:
+            assert client.post(f"{model_service.SERVICE_URL}/chat/completions", json=body).status_code == 200
+            assert len(stub.requests_to(CHAT_PATH)) == 1
+        else:  # a live service that reset the connection is not asked twice
+            with pytest.raises(httpx.ReadError):
+                client.post(f"{model_service.SERVICE_URL}/chat/completions", json=body)
+            assert stub.requests_to(CHAT_PATH) == []
 
 
 def test_a_service_that_cannot_start_is_one_message_about_the_local_model(
