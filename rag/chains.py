@@ -48,21 +48,24 @@ class ModelCalls:
     ) -> str:
         """The model's reply to prompt filled with variables (then any follow-up turns), streamed to on_token.
 
-        With no on_token the reply comes in one response: on 2 cores the client's work on each streamed
-        token shares the cores with the server, and explainers came 3.5% faster unstreamed.
+        The local model with no on_token replies in one response: on 2 cores the client's work on each
+        streamed token shares the cores with the server, and explainers came 3.5% faster unstreamed. An
+        endpoint always streams, so its timeout bounds a silence, not how long a good answer takes.
         """
         variables = {**variables, "follow_up": follow_up or []}
         messages = chat_prompt(prompt).format_messages(**variables)
         self.usage.prompt_tokens += sum(count_tokens(str(m.content), self._cache_dir) for m in messages)
         chain = text_chain(prompt, self.llm, max_tokens)
-        with provider_errors(f"Asking {self.model}", client_secret(self.llm), is_local(self.llm)):
-            if on_token is None:
+        local = is_local(self.llm)
+        with provider_errors(f"Asking {self.model}", client_secret(self.llm), local):
+            if on_token is None and local:
                 reply = chain.invoke(variables)
             else:
                 parts: list[str] = []
                 for piece in chain.stream(variables):
                     parts.append(piece)
-                    on_token(piece)
+                    if on_token is not None:
+                        on_token(piece)
                 reply = "".join(parts)
         reply = reply.strip()
         self.usage.completion_tokens += count_tokens(reply, self._cache_dir)

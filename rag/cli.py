@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -48,6 +49,46 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date like 2025-10-31") from None
+
+
+class WaitNotice:
+    """ "Waiting for MODEL: N s" on a terminal until the first word comes, so a model still loading or a
+    slow endpoint is not silence; nothing when stderr is not a terminal (pipes, --json consumers, tests)."""
+
+    def __init__(self, model: str, out: TextIO | None = None, every_s: float = 1.0) -> None:
+        self._model = model
+        self._out = out or sys.stderr
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self._shown = False
+        self._thread = threading.Thread(target=self._count, daemon=True)
+
+    def __enter__(self) -> WaitNotice:
+        if self._out.isatty():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _count(self) -> None:
+        seconds = 0.0
+        while not self._stop.wait(self._every_s):
+            seconds += self._every_s
+            if seconds >= 2 * self._every_s:  # a quick answer shows no notice at all
+                self._out.write(f"\rWaiting for {self._model}: {seconds:.0f} s")
+                self._out.flush()
+                self._shown = True
+
+    def stop(self) -> None:
+        """Stop counting and clear the line (idempotent)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self._shown:
+            self._out.write("\r\033[K")
+            self._out.flush()
+            self._shown = False
 
 
 def _echo_json(data: Any) -> None:
@@ -230,18 +271,20 @@ def cli_ask(
     from rag.answer import Asker
     from rag.chains import ModelCalls
     from rag.model_service import person_waiting
-    from rag.providers import get_chat
+    from rag.providers import chat_endpoint, get_chat
     from rag.store import open_store
 
     store = open_store(settings)
     asker = Asker(store, ModelCalls(get_chat(settings), settings.cache_dir), settings)
     streamed: list[str] = []
 
-    def show(piece: str) -> None:
-        streamed.append(piece)
-        click.echo(piece, nl=False)
+    with person_waiting(settings), WaitNotice(chat_endpoint(settings)[0]) as waiting:
 
-    with person_waiting(settings):
+        def show(piece: str) -> None:
+            waiting.stop()
+            streamed.append(piece)
+            click.echo(piece, nl=False)
+
         answer = asker.ask(question, k=k, day=day, paper_id=paper_id, on_token=None if as_json else show)
     if as_json:
         _echo_json(answer.to_json())

@@ -46,14 +46,15 @@ def provider_errors(what: str, secret: SecretStr | None = None, local: bool = Fa
     except openai.APIStatusError as ex:
         detail = _redacted(ex.message, secret)
         raise ProviderError(f"{what}: the endpoint answered HTTP {ex.status_code}: {detail}") from None
-    except openai.APITimeoutError:
+    except (openai.APITimeoutError, httpx.TimeoutException):  # the latter: silent in the middle of a stream
         if local:
             raise ProviderError(
                 f"{what}: the local model did not answer in time; other work may hold it (see `paperboy "
                 "model status`), so try again when it is done, or restart it with `paperboy model stop`."
             ) from None
         raise ProviderError(
-            f"{what}: the endpoint did not answer in time; check OPENAI_BASE_URL and that the server is up."
+            f"{what}: the endpoint was silent for longer than PAPERBOY_REQUEST_TIMEOUT allows; check "
+            "OPENAI_BASE_URL and that the server is up, or raise PAPERBOY_REQUEST_TIMEOUT for a slow one."
         ) from None
     except openai.APIConnectionError as ex:
         if isinstance(ex.__cause__, ProviderError):  # the local model service could not start
@@ -106,6 +107,29 @@ class Embedder(NamedTuple):
             return self.embeddings.embed_query(text)
 
 
+# A host that does not take the connection is down; waiting longer only delays the message.
+_CONNECT_TIMEOUT_S = 5.0
+
+
+class EndpointTransport(httpx.HTTPTransport):
+    """HTTP to an OpenAI-compatible endpoint where a timeout is final.
+
+    The SDK retries a timeout like a 429 or a 5xx, so a silent server cost 4 x the timeout before one
+    line. An OpenAI error raised here is passed on without a retry; status codes are still retried.
+    """
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return super().handle_request(request)
+        except httpx.TimeoutException:
+            raise openai.APITimeoutError(request=request) from None
+
+
+def endpoint_timeout(settings: Settings) -> httpx.Timeout:
+    """Connect in 5 s; then no silence longer than request_timeout (the SDK sends it with each request)."""
+    return httpx.Timeout(settings.request_timeout, connect=_CONNECT_TIMEOUT_S)
+
+
 def api_key(settings: Settings) -> SecretStr:
     """The OpenAI key, or an error naming the variable to set."""
     if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
@@ -130,7 +154,8 @@ def openai_embedder(settings: Settings) -> Embedder:
         # Compatible servers (vLLM, Ollama) take text, not tiktoken ids; chunks are far under 8k tokens.
         check_embedding_ctx_length=False,
         max_retries=3,
-        request_timeout=60,
+        http_client=httpx.Client(transport=EndpointTransport()),
+        request_timeout=endpoint_timeout(settings),
     )
     return Embedder(f"openai-{model}", embeddings)
 
@@ -174,9 +199,10 @@ def openai_chat(settings: Settings) -> BaseChatModel:
         api_key=api_key(settings),
         model=settings.chat_model or DEFAULT_OPENAI_CHAT_MODEL,
         temperature=_TEMPERATURE,
-        # The openai client retries 429 and 5xx with exponential backoff (0.5 s, 1 s, 2 s ...).
+        # The openai client retries 429 and 5xx with exponential backoff (0.5 s, 1 s, 2 s ...), not timeouts.
         max_retries=3,
-        timeout=60,
+        http_client=httpx.Client(transport=EndpointTransport()),
+        timeout=endpoint_timeout(settings),
     )
 
 

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
     )
 
+    request_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds an OpenAI-compatible endpoint may stay silent (before its first word or between two)",
+    )
     chat_model: str | None = Field(
         default=None, description="Chat model name on the OpenAI endpoint (default gpt-4o-mini there)"
     )

@@ -9,6 +9,7 @@ import hashlib
 import json
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -32,6 +33,7 @@ class Reply:
     message: str = "scripted error"
     mid_stream: bool = False
     raw: bytes | None = None  # a 200 whose body is exactly this (broken JSON, a broken event stream)
+    silent_s: float = 0.0  # seconds of silence: before anything, or (with mid_stream) after the first words
 
     def error_body(self) -> dict[str, Any]:
         """OpenAI's error envelope."""
@@ -44,6 +46,12 @@ OK = Reply()
 def mid_stream_error(message: str = "The server had an error while processing your request.") -> Reply:
     """A stream that breaks off with `data: {"error": ...}` after its first words."""
     return Reply(200, message=message, mid_stream=True)
+
+
+def silent(seconds: float, mid_stream: bool = False) -> Reply:
+    """A server that takes the request and says nothing for `seconds` (then answers), or that goes quiet
+    after a stream's first words."""
+    return Reply(200, mid_stream=mid_stream, silent_s=seconds)
 
 
 def rate_limited(ms: int = 10) -> Reply:
@@ -68,6 +76,14 @@ def stub_vector(text: str, dim: int = EMBED_DIM) -> list[float]:
     return [v / norm for v in raw]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up (a timeout under test) closes its end: no traceback on the test's stderr."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class OpenAIStub:
     """The server's state, shared by its handler threads."""
 
@@ -77,7 +93,7 @@ class OpenAIStub:
         self._queues: dict[str, deque[Reply]] = {CHAT_PATH: deque(), EMBED_PATH: deque()}
         self._defaults: dict[str, Reply] = {CHAT_PATH: OK, EMBED_PATH: OK}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
 
@@ -218,12 +234,19 @@ def _handler_for(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             request = Request(self.path, headers, body)
             reply = stub._next(request)
+            if reply.silent_s and not reply.mid_stream:
+                time.sleep(reply.silent_s)
             if reply.raw is not None:
                 self._send_raw(reply.raw, "text/event-stream" if body.get("stream") else "application/json")
             elif reply.status != 200:
                 self._send_json(reply.status, reply.error_body(), reply.headers)
             elif self.path == EMBED_PATH:
                 self._send_json(200, embeddings(body))
+            elif body.get("stream") and reply.mid_stream and reply.silent_s:
+                chunks = chat_chunks(body, stub.answer)
+                self._send_stream(chunks[:2], done=False)
+                time.sleep(reply.silent_s)
+                self._send_stream(chunks[2:], headers=False)
             elif body.get("stream") and reply.mid_stream:
                 self._send_stream([*chat_chunks(body, stub.answer)[:2], reply.error_body()], done=False)
             elif body.get("stream"):
@@ -247,11 +270,12 @@ def _handler_for(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _send_stream(self, chunks: list[dict[str, Any]], done: bool = True) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream; charset=utf-8")
-            self.send_header("cache-control", "no-cache")
-            self.end_headers()
+        def _send_stream(self, chunks: list[dict[str, Any]], done: bool = True, headers: bool = True) -> None:
+            if headers:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream; charset=utf-8")
+                self.send_header("cache-control", "no-cache")
+                self.end_headers()
             for item in chunks:
                 self.wfile.write(f"data: {json.dumps(item)}\n\n".encode())
                 self.wfile.flush()

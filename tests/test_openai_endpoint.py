@@ -1,7 +1,9 @@
 """The OpenAI-compatible path, end to end through the CLI, against a scripted stub server on loopback."""
 
+import io
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from click.testing import Result
 from langchain_openai import ChatOpenAI
 
 from rag import providers
+from rag.cli import WaitNotice
 from rag.providers import chat_provider, get_chat, openai_chat, openai_embedder
 from rag.settings import Settings
 from tests.conftest import HashEmbeddings, fake_library_env, run_cli
@@ -23,6 +26,7 @@ from tests.openai_stub import (
     free_port,
     mid_stream_error,
     rate_limited,
+    silent,
 )
 
 KEY = "sk-test-paperboy-0123456789abcdef"
@@ -227,6 +231,34 @@ def test_ask_with_a_dead_endpoint_is_one_line(
     line = assert_one_line_error(ask_json())
     assert "OPENAI_BASE_URL" in line
     assert "cannot reach" in line
+
+
+@pytest.mark.parametrize("mid_stream", [False, True], ids=["before-the-first-word", "after-the-first-words"])
+def test_a_silent_endpoint_is_one_line_after_one_try(
+    ingested: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch, mid_stream: bool
+) -> None:
+    """A server that takes the request and then says nothing fails once, with no retry of the silence."""
+    use_endpoint(monkeypatch, stub.base_url)
+    monkeypatch.setenv("PAPERBOY_REQUEST_TIMEOUT", "0.5")
+    stub.answer = STUB_ANSWER
+    stub.always(CHAT_PATH, silent(3, mid_stream))
+    line = assert_one_line_error(ask_json())
+    assert "PAPERBOY_REQUEST_TIMEOUT" in line and "stub-model" in line
+    assert len(stub.requests_to(CHAT_PATH)) == 1
+
+
+def test_a_slow_answer_that_keeps_talking_is_not_cut_off(
+    ingested: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--json still streams from the endpoint, so the timeout bounds each silence, not the whole answer."""
+    use_endpoint(monkeypatch, stub.base_url)
+    monkeypatch.setenv("PAPERBOY_REQUEST_TIMEOUT", "1")
+    stub.answer = STUB_ANSWER
+    stub.script(CHAT_PATH, silent(0.6, mid_stream=True))  # 0.6 s quiet after the first words
+    result = ask_json()
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["answer"] == STUB_ANSWER
+    assert stub.requests_to(CHAT_PATH)[0].body["stream"] is True
 
 
 def test_ask_gives_up_on_repeated_500(ingested: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -465,3 +497,22 @@ def _ingest_error(result: Result) -> str:
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1, result.output
     return errors[0]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_wait_is_counted_on_a_terminal_and_cleared_when_the_words_come() -> None:
+    terminal, pipe = _Terminal(), io.StringIO()
+    for out in (terminal, pipe):
+        with WaitNotice("stub-model", out, every_s=0.02):
+            time.sleep(0.2)
+    assert "\rWaiting for stub-model: " in terminal.getvalue()
+    assert terminal.getvalue().endswith("\r\033[K")  # the answer starts on a clean line
+    assert pipe.getvalue() == ""
+    quick = _Terminal()
+    with WaitNotice("stub-model", quick, every_s=10):
+        pass
+    assert quick.getvalue() == ""  # a quick answer shows nothing
