@@ -3,14 +3,17 @@
 Screenshots of every page land in test-output/browser/ (the README shows them).
 """
 
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -162,3 +165,55 @@ def test_sigterm_stops_the_app_while_it_writes_explainers(tmp_path: Path, sample
         app.kill()
         raise
     assert app.returncode in (0, -signal.SIGTERM)
+
+
+# A paper whose text tries to make the browser fetch from elsewhere: images, a stylesheet, a frame,
+# a bare URL. 203.0.113.0/24 is a documentation range: nothing answers there, so nothing can leak.
+_ELSEWHERE = "203.0.113.7"
+_HOSTILE_PAPER = {
+    "id": "2510.99999",
+    "title": f'Tracking Pixels <img src="http://{_ELSEWHERE}/title.png"> in ![t](http://{_ELSEWHERE}/t.png) Papers',
+    "abstract": (
+        f"We study what a paper's own text can make a reader's browser fetch. ![pixel](http://{_ELSEWHERE}/p.png) "
+        f'<img src="http://{_ELSEWHERE}/img.png"> <link rel="stylesheet" href="https://fonts.googleapis.com/css?f=x"> '
+        f'<iframe src="http://{_ELSEWHERE}/frame"></iframe> <style>@import url(http://{_ELSEWHERE}/s.css);</style> '
+        f"See http://{_ELSEWHERE}/bare for the data. Tracking pixels load in 12 of 40 readers."
+    ),
+    "authors": ["Eve Example"],
+    "listed_on": "2025-10-31",
+    "upvotes": 999,  # the first card of the day
+    "url": f"http://{_ELSEWHERE}/paper",
+}
+
+
+def test_the_app_requests_nothing_off_the_machine(tmp_path: Path, sample_store_dir: Path, browser) -> None:
+    """Every request every page makes, the hostile paper's card and its sources open, goes to 127.0.0.1."""
+    env = _app_env(tmp_path / "data", sample_store_dir)
+    papers = tmp_path / "hostile.jsonl"
+    papers.write_text(json.dumps(_HOSTILE_PAPER) + "\n")
+    paperboy = Path(sys.executable).with_name("paperboy")
+    subprocess.run([str(paperboy), "ingest", str(papers)], env=env, check=True, capture_output=True)
+    requested: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    context.on("request", lambda request: requested.append(request.url))
+    page = context.new_page()
+    page.on("websocket", lambda socket: requested.append(socket.url))
+    with running_app(tmp_path / "ui.log", env) as url:
+        _open(page, url, "Today")
+        _idle(page)
+        page.get_by_text("Original abstract").first.click()
+        page.get_by_text("Tracking pixels load in 12 of 40 readers").first.wait_for(timeout=30_000)
+        main = page.get_by_test_id("stMainBlockContainer")
+        assert f"![pixel](http://{_ELSEWHERE}/p.png)" in main.inner_text()  # shown as text, not fetched
+        for title in ("Library", "Evals", "Ask"):
+            _open(page, url, title)
+            _idle(page)
+        _ask(page, "In how many of 40 readers do tracking pixels load?")
+        _chip(page).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        page.get_by_text("Sources (").first.click()
+        page.get_by_text("score ").first.wait_for(timeout=10_000)
+        _idle(page)
+    context.close()
+    hosts = {urlsplit(address).hostname for address in requested if not address.startswith(("data:", "blob:"))}
+    assert len(requested) > 10  # the recording saw the app's own requests
+    assert hosts == {"127.0.0.1"}, sorted({a for a in requested if urlsplit(a).hostname != "127.0.0.1"})

@@ -12,6 +12,8 @@ import streamlit as st  # noqa: E402
 
 from rag.errors import PaperboyError  # noqa: E402
 
+# A file the app serves itself: a Material icon as page_icon makes the browser fetch it from fonts.gstatic.com.
+FAVICON = Path(__file__).with_name("favicon.svg")
 PAGES = [
     st.Page("views/today.py", title="Today", icon=":material/newspaper:", default=True),
     st.Page("views/ask.py", title="Ask", icon=":material/forum:"),
@@ -22,7 +24,7 @@ PAGES = [
 
 def main() -> None:
     """Pick the page and run it; a PaperboyError becomes one message, as in the CLI."""
-    st.set_page_config(page_title="Paperboy", page_icon=":material/newspaper:", layout="wide")
+    st.set_page_config(page_title="Paperboy", page_icon=str(FAVICON), layout="wide")
     page = st.navigation(PAGES)
     try:
         page.run()
