@@ -1,16 +1,20 @@
-"""Model providers by name. A new provider is one function and one dict entry."""
+"""Model providers by name. A new provider is one function and one dict entry.
+
+The openai SDK and LangChain's chat models (~0.6 s of imports) load when a model is first asked, so
+`search` and the store, which only embed, do not pay for them.
+"""
+
+from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
-import openai
 from langchain_core.embeddings import Embeddings
-from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from rag.embeddings import MiniLMEmbeddings
@@ -18,6 +22,9 @@ from rag.errors import MissingKeyError, ProviderError
 from rag.local_model import QWEN_CODER_1_5B, model_file, model_name_for
 from rag.model_service import SERVICE_URL, ServiceTransport
 from rag.settings import Settings, shown_url
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 # What LangChain and the SDK raise for a well-formed but empty stream or embeddings list.
 _EMPTY_REPLIES = {"No generation chunks were returned", "No embedding data received"}
@@ -39,44 +46,51 @@ def provider_errors(what: str, secret: SecretStr | None = None, local: bool = Fa
     """
     try:
         yield
-    except openai.AuthenticationError as ex:
-        raise ProviderError(
-            f"{what}: the endpoint refused the API key (HTTP {ex.status_code}); check OPENAI_API_KEY."
-        ) from None
-    except openai.APIStatusError as ex:
-        detail = _redacted(ex.message, secret)
-        raise ProviderError(f"{what}: the endpoint answered HTTP {ex.status_code}: {detail}") from None
-    except (openai.APITimeoutError, httpx.TimeoutException):  # the latter: silent in the middle of a stream
+    except Exception as ex:
+        error = _provider_error(ex, what, secret, local)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _provider_error(ex: Exception, what: str, secret: SecretStr | None, local: bool) -> ProviderError | None:
+    """The one-line ProviderError for a client exception, or None when it is not the client's."""
+    import openai  # only once something failed: embedding locally never loads the SDK
+
+    if isinstance(ex, openai.AuthenticationError):
+        return ProviderError(f"{what}: the endpoint refused the API key (HTTP {ex.status_code}); check OPENAI_API_KEY.")
+    if isinstance(ex, openai.APIStatusError):
+        return ProviderError(f"{what}: the endpoint answered HTTP {ex.status_code}: {_redacted(ex.message, secret)}")
+    if isinstance(ex, openai.APITimeoutError | httpx.TimeoutException):  # the latter: silent mid-stream
         if local:
-            raise ProviderError(
+            return ProviderError(
                 f"{what}: the local model did not answer in time; other work may hold it (see `paperboy "
                 "model status`), so try again when it is done, or restart it with `paperboy model stop`."
-            ) from None
-        raise ProviderError(
+            )
+        return ProviderError(
             f"{what}: the endpoint was silent for longer than PAPERBOY_REQUEST_TIMEOUT allows; check "
             "OPENAI_BASE_URL and that the server is up, or raise PAPERBOY_REQUEST_TIMEOUT for a slow one."
-        ) from None
-    except openai.APIConnectionError as ex:
+        )
+    if isinstance(ex, openai.APIConnectionError):
         if isinstance(ex.__cause__, ProviderError):  # the local model service could not start
-            raise ex.__cause__ from None
+            return ex.__cause__
         if local:
-            raise ProviderError(
+            return ProviderError(
                 f"{what}: the local model service stopped answering; run the command again to restart it, "
                 "or see `paperboy model status`."
-            ) from None
-        raise ProviderError(
+            )
+        return ProviderError(
             f"{what}: cannot reach the endpoint ({type(ex).__name__}); check OPENAI_BASE_URL and that the "
             "server is up, or unset OPENAI_API_KEY to use the local model."
-        ) from None
-    except openai.APIError as ex:  # e.g. an error event in the middle of a streamed answer
-        raise ProviderError(f"{what}: the endpoint failed mid-answer: {_redacted(ex.message, secret)}") from None
-    except ValueError as ex:
-        # A 200 that is not an OpenAI API reply: broken JSON, or a stream or list with nothing in it.
-        if not isinstance(ex, json.JSONDecodeError) and str(ex) not in _EMPTY_REPLIES:
-            raise
+        )
+    if isinstance(ex, openai.APIError):  # e.g. an error event in the middle of a streamed answer
+        return ProviderError(f"{what}: the endpoint failed mid-answer: {_redacted(ex.message, secret)}")
+    # A 200 that is not an OpenAI API reply: broken JSON, or a stream or list with nothing in it.
+    if isinstance(ex, json.JSONDecodeError) or (isinstance(ex, ValueError) and str(ex) in _EMPTY_REPLIES):
         where = "the local model service" if local else "the endpoint"
         hint = "see `paperboy model status`" if local else "check that OPENAI_BASE_URL is an OpenAI-compatible API"
-        raise ProviderError(f"{what}: {where} answered something that is not an API reply ({ex}); {hint}.") from None
+        return ProviderError(f"{what}: {where} answered something that is not an API reply ({ex}); {hint}.")
+    return None
 
 
 def is_local(client: object) -> bool:
@@ -122,6 +136,8 @@ class EndpointTransport(httpx.HTTPTransport):
         try:
             return super().handle_request(request)
         except httpx.TimeoutException:
+            import openai
+
             raise openai.APITimeoutError(request=request) from None
 
 
