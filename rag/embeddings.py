@@ -1,15 +1,21 @@
 """The default embedding model: all-MiniLM-L6-v2 int8 ONNX, shipped on PyPI, run on onnxruntime."""
 
+from __future__ import annotations
+
 import hashlib
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnxruntime
 from langchain_core.embeddings import Embeddings
 from tokenizers import Tokenizer
 
 from rag.errors import ModelFileError
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 MINILM_ID = "all-MiniLM-L6-v2-int8"
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -47,12 +53,17 @@ class MiniLMEmbeddings(Embeddings):
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(MAX_WORDPIECES)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        self._session = onnxruntime.InferenceSession(
-            str(_checked_model_path()), options, providers=["CPUExecutionProvider"]
-        )
+        self._threads = threads
         self._batch_size = batch_size
+
+    @cached_property
+    def _session(self) -> onnxruntime.InferenceSession:
+        # Made on the first text (0.3 s): `stats` and the app's first paint open the store without it.
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self._threads
+        return onnxruntime.InferenceSession(str(_checked_model_path()), options, providers=["CPUExecutionProvider"])
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         encoded = self._tokenizer.encode_batch(texts)
