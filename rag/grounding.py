@@ -85,16 +85,30 @@ def _abbreviates(word: str, noun: str) -> bool:
     return len(letters) >= 2 and letters.isupper() and letters[-1].lower() == noun[:1].lower()
 
 
+# Nouns that count kinds of something: "how many different ways of damaging the sound" is answered
+# "nineteen degradation types", so any of them counts for any other.
+_KINDS_OF = {"ways", "kinds", "types", "sorts", "forms", "categories", "classes", "varieties", "variants"}
+
+
+def _stems(words: list[str]) -> set[str]:
+    """Every word cut to 5 letters, as content_words cuts them, stop words kept ('papers')."""
+    return {w.lower().strip("\"'()[]")[:5] for w in words}
+
+
 def counts_of(thing: str, text: str) -> bool:
     """True when text gives a figure that counts thing: '7 datasets', 'ten of the most capable LMs'.
 
-    What a figure counts is in the words after it, up to the end of its clause.
+    What a figure counts is in the words after it, up to the end of its clause. A thing of common
+    words only ("papers") is compared as written.
     """
-    counted = content_words(thing)
     noun = thing.split()[-1]
+    counted = content_words(thing) or _stems([noun])
+    kinds = noun.lower() in _KINDS_OF
     for figure in figures_in(text):
         words = _CLAUSE_END.split(figure.after, maxsplit=1)[0].split()[:_COUNTED_WORDS]
-        if counted & content_words(" ".join(words)) or any(_abbreviates(word, noun) for word in words):
+        if counted & _stems(words) or any(_abbreviates(word, noun) for word in words):
+            return True
+        if kinds and _KINDS_OF & {w.lower() for w in words}:
             return True
     return False
 

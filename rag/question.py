@@ -35,7 +35,11 @@ _COMPARE_PAIR = [
     re.compile(r"\bhow (?:do|does|did) (.+?) and (.+?) (?:differ|compare)\b", re.I),
     re.compile(r"\bdifferences? between (?:the\s+)?(.+?) and (.+?)(?:\s*[:;?]|,|\s+(?:in|on|when)\b|$)", re.I),
     re.compile(r"^\s*(?:how (?:does|do) )?(.+?)\s+(?:vs\.?|versus)\s+(.+?)(?:\s*[:;?]|,|$)", re.I),
+    # "Video-Infinity and LongVA both deal with long videos. How does each approach it?"
+    re.compile(r"^\s*(?:(?:do|does|did|how do|how did)\s+)?(.+?) and (.+?) both\b", re.I),
 ]
+# "How do VeriGUI, SEAgent and Web-CogReasoner differ": the first subject is itself a list.
+_SUBJECT_LIST = re.compile(r"\s*,\s*(?:and\s+)?")
 # "What do the two video papers say about ...?", "both papers on X", "the three papers about X".
 _COMPARE_GROUP = re.compile(
     r"\b(?:the (two|three|2|3)|both(?: the)?) (?:(.+?) )?papers\b"
@@ -103,7 +107,7 @@ def comparison(question: str) -> Comparison | None:
     for pattern in _COMPARE_PAIR:
         match = pattern.search(question)
         if match:
-            subjects = [s.strip(" \"'") for s in match.groups()]
+            subjects = [s.strip(" \"'") for group in match.groups() for s in _SUBJECT_LIST.split(group)]
             if all(len(s.split()) <= 12 for s in subjects):
                 return Comparison(subjects, len(subjects))
     return None

@@ -111,6 +111,12 @@ def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> N
         ("videos", "The benchmark spans 6 semantic domains.", False),
         # What a figure counts ends with its clause: the "models" of the next one is not counted.
         ("models", "It spans 6 domains, and the models are strong.", False),
+        # A thing named in common words only is compared as written.
+        ("papers", "Authors now publish over 4.5 papers annually.", True),
+        ("papers", "Authors now publish in over 4.5 venues annually.", False),
+        # Kinds of a thing count kinds, whatever the paper calls them.
+        ("different ways", "It simulates nineteen degradation types.", True),
+        ("different ways", "It simulates nineteen degraded recordings.", False),
     ],
 )
 def test_a_count_counts_the_thing_named_after_it(thing: str, text: str, counts: bool) -> None:
