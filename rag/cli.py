@@ -52,8 +52,8 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
 
 
 class WaitNotice:
-    """ "Waiting for MODEL: N s" on a terminal until the first word comes, so a model still loading or a
-    slow endpoint is not silence; nothing when stderr is not a terminal (pipes, --json consumers, tests)."""
+    """On a terminal, "Waiting for MODEL: N s" until the first word comes, so a model still loading or
+    a slow endpoint is not silence; nothing when stderr is not a terminal (pipes, --json readers, tests)."""
 
     def __init__(self, model: str, out: TextIO | None = None, every_s: float = 1.0) -> None:
         self._model = model

@@ -141,6 +141,11 @@ class EndpointTransport(httpx.HTTPTransport):
             raise openai.APITimeoutError(request=request) from None
 
 
+def endpoint_client() -> httpx.Client:
+    """The HTTP client for OPENAI_BASE_URL: redirects followed, as the SDK's own client does."""
+    return httpx.Client(transport=EndpointTransport(), follow_redirects=True)
+
+
 def endpoint_timeout(settings: Settings) -> httpx.Timeout:
     """Connect in 5 s; then no silence longer than request_timeout (the SDK sends it with each request)."""
     return httpx.Timeout(settings.request_timeout, connect=_CONNECT_TIMEOUT_S)
@@ -170,7 +175,7 @@ def openai_embedder(settings: Settings) -> Embedder:
         # Compatible servers (vLLM, Ollama) take text, not tiktoken ids; chunks are far under 8k tokens.
         check_embedding_ctx_length=False,
         max_retries=3,
-        http_client=httpx.Client(transport=EndpointTransport()),
+        http_client=endpoint_client(),
         request_timeout=endpoint_timeout(settings),
     )
     return Embedder(f"openai-{model}", embeddings)
@@ -217,7 +222,7 @@ def openai_chat(settings: Settings) -> BaseChatModel:
         temperature=_TEMPERATURE,
         # The openai client retries 429 and 5xx with exponential backoff (0.5 s, 1 s, 2 s ...), not timeouts.
         max_retries=3,
-        http_client=httpx.Client(transport=EndpointTransport()),
+        http_client=endpoint_client(),
         timeout=endpoint_timeout(settings),
     )
 
