@@ -37,7 +37,10 @@ def test_question_kind(question: str, kind: str) -> None:
         ("What is the difference between Tutel and Fairseq?", Comparison(["Tutel", "Fairseq"], 2)),
         ("What do the two grokking papers say about lottery tickets?", Comparison(["grokking"], 2)),
         ("What do the three papers on CTR prediction say?", Comparison(["CTR prediction"], 3)),
-        ("How do VeriGUI, SEAgent and Web-CogReasoner differ?", Comparison(["VeriGUI", "SEAgent", "Web-CogReasoner"], 3)),
+        (
+            "How do VeriGUI, SEAgent and Web-CogReasoner differ?",
+            Comparison(["VeriGUI", "SEAgent", "Web-CogReasoner"], 3),
+        ),
         ("Tutel and Flex both scale MoE. How does each do it?", Comparison(["Tutel", "Flex"], 2)),
         ("How fast is GVGEN?", None),
         ("Does GVGEN use both images and text?", None),
