@@ -81,6 +81,11 @@ def content_words(text: str) -> set[str]:
     return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
+def word_stems(text: str) -> set[str]:
+    """Every word cut to 5 letters as content_words cuts them, the common ones ("papers") kept."""
+    return {w[:5] for w in _WORD.findall(text.lower())}
+
+
 def _overlap(question: set[str], sentence: str) -> float:
     return len(question & content_words(sentence)) / max(len(question), 1)
 

@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 from rag.citations import MARKER
-from rag.evidence import content_words
+from rag.evidence import content_words, word_stems
 
 # A number, optionally with thousands separators and decimals: 5.75, 1,000, 0.611. It may carry a
 # unit letter (5.75x, 0.8B, 15.7M) but is not part of a name: the 3 of "3D", the 20 of "ResNet20".
@@ -87,12 +87,7 @@ def _abbreviates(word: str, noun: str) -> bool:
 
 # Nouns that count kinds of something: "how many different ways of damaging the sound" is answered
 # "nineteen degradation types", so any of them counts for any other.
-_KINDS_OF = {"ways", "kinds", "types", "sorts", "forms", "categories", "classes", "varieties", "variants"}
-
-
-def _stems(words: list[str]) -> set[str]:
-    """Every word cut to 5 letters, as content_words cuts them, stop words kept ('papers')."""
-    return {w.lower().strip("\"'()[]")[:5] for w in words}
+_KINDS_OF = word_stems("ways kinds types sorts forms categories classes varieties variants")
 
 
 def counts_of(thing: str, text: str) -> bool:
@@ -102,13 +97,12 @@ def counts_of(thing: str, text: str) -> bool:
     words only ("papers") is compared as written.
     """
     noun = thing.split()[-1]
-    counted = content_words(thing) or _stems([noun])
-    kinds = noun.lower() in _KINDS_OF
+    counted = content_words(thing) or word_stems(noun)
+    if word_stems(noun) & _KINDS_OF:
+        counted |= _KINDS_OF
     for figure in figures_in(text):
         words = _CLAUSE_END.split(figure.after, maxsplit=1)[0].split()[:_COUNTED_WORDS]
-        if counted & _stems(words) or any(_abbreviates(word, noun) for word in words):
-            return True
-        if kinds and _KINDS_OF & {w.lower() for w in words}:
+        if counted & word_stems(" ".join(words)) or any(_abbreviates(word, noun) for word in words):
             return True
     return False
 

@@ -187,10 +187,7 @@ def _stop_process(pid: int) -> None:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    deadline = time.monotonic() + _STOP_TIMEOUT_S
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(pid):
+    if not _exits_within(pid, _STOP_TIMEOUT_S):
         os.kill(pid, signal.SIGKILL)
 
 
