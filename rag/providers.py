@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,6 +122,8 @@ class Embedder(NamedTuple):
             return self.embeddings.embed_query(text)
 
 
+# Where the SDK sends requests when OPENAI_BASE_URL is unset.
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 # A host that does not take the connection is down; waiting longer only delays the message.
 _CONNECT_TIMEOUT_S = 5.0
 
@@ -141,9 +144,16 @@ class EndpointTransport(httpx.HTTPTransport):
             raise openai.APITimeoutError(request=request) from None
 
 
-def endpoint_client() -> httpx.Client:
-    """The HTTP client for OPENAI_BASE_URL: redirects followed, as the SDK's own client does."""
-    return httpx.Client(transport=EndpointTransport(), follow_redirects=True)
+def endpoint_client(settings: Settings) -> httpx.Client:
+    """The HTTP client for OPENAI_BASE_URL: redirects followed and HTTP(S)_PROXY / NO_PROXY honoured,
+    as the SDK's own client does.
+
+    The proxy goes into the one EndpointTransport: left to httpx, a proxy from the environment gets a
+    transport of its own, whose timeouts the SDK retries.
+    """
+    url = httpx.URL(settings.openai_base_url or OPENAI_DEFAULT_URL)
+    proxy = None if urllib.request.proxy_bypass(url.host) else urllib.request.getproxies().get(url.scheme)
+    return httpx.Client(transport=EndpointTransport(proxy=proxy), follow_redirects=True, trust_env=False)
 
 
 def endpoint_timeout(settings: Settings) -> httpx.Timeout:
@@ -175,7 +185,7 @@ def openai_embedder(settings: Settings) -> Embedder:
         # Compatible servers (vLLM, Ollama) take text, not tiktoken ids; chunks are far under 8k tokens.
         check_embedding_ctx_length=False,
         max_retries=3,
-        http_client=endpoint_client(),
+        http_client=endpoint_client(settings),
         request_timeout=endpoint_timeout(settings),
     )
     return Embedder(f"openai-{model}", embeddings)
@@ -192,7 +202,6 @@ def get_embedder(settings: Settings) -> Embedder:
 # Deterministic answers: the same question over the same papers gives the same answer and eval runs compare.
 _TEMPERATURE = 0.0
 DEFAULT_OPENAI_CHAT_MODEL = "gpt-4o-mini"
-OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
 
 def local_chat(settings: Settings) -> BaseChatModel:
@@ -222,7 +231,7 @@ def openai_chat(settings: Settings) -> BaseChatModel:
         temperature=_TEMPERATURE,
         # The openai client retries 429 and 5xx with exponential backoff (0.5 s, 1 s, 2 s ...), not timeouts.
         max_retries=3,
-        http_client=endpoint_client(),
+        http_client=endpoint_client(settings),
         timeout=endpoint_timeout(settings),
     )
 

@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 CHAT_PATH = "/v1/chat/completions"
 EMBED_PATH = "/v1/embeddings"
@@ -232,7 +233,8 @@ def _handler_for(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else {}
             headers = {k.lower(): v for k, v in self.headers.items()}
-            request = Request(self.path, headers, body)
+            # Through an HTTP proxy the request line carries the whole URL; the stub also serves as one.
+            request = Request(urlsplit(self.path).path, headers, body)
             reply = stub._next(request)
             if reply.silent_s and not reply.mid_stream:
                 time.sleep(reply.silent_s)

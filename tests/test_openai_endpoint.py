@@ -247,6 +247,20 @@ def test_a_silent_endpoint_is_one_line_after_one_try(
     assert len(stub.requests_to(CHAT_PATH)) == 1
 
 
+def test_a_silent_endpoint_behind_a_proxy_is_one_line_after_one_try(
+    ingested: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY is honoured, and a silence through the proxy is not retried either (httpx would give a
+    proxy a transport of its own, whose timeouts the SDK retries)."""
+    use_endpoint(monkeypatch, "http://endpoint.invalid/v1")  # reached only through the proxy
+    monkeypatch.setenv("HTTP_PROXY", stub.base_url.removesuffix("/v1"))
+    monkeypatch.setenv("PAPERBOY_REQUEST_TIMEOUT", "0.5")
+    stub.always(CHAT_PATH, silent(3))
+    line = assert_one_line_error(ask_json())
+    assert "PAPERBOY_REQUEST_TIMEOUT" in line
+    assert len(stub.requests_to(CHAT_PATH)) == 1
+
+
 def test_a_slow_answer_that_keeps_talking_is_not_cut_off(
     ingested: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
