@@ -18,6 +18,7 @@ import click
 
 import rag
 from rag.catalog import Catalog
+from rag.citations import marker
 from rag.errors import PaperboyError, storage_failure
 from rag.settings import MODES, Settings, get_settings
 from rag.sources import MAX_BYTES, READERS, ReadOptions
@@ -254,7 +255,7 @@ def _print_answer(answer: Answer, streamed: str) -> None:
     if answer.abstained:
         click.echo(f"({answer.abstain_reason})", err=True)
     for citation in answer.citations:
-        click.echo(f"[{citation.number}] {citation.title}" + (f" <{citation.url}>" if citation.url else ""))
+        click.echo(f"{marker([citation.number])} {citation.title}" + (f" <{citation.url}>" if citation.url else ""))
 
 
 @cli.command(name="ask")

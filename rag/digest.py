@@ -19,6 +19,7 @@ from rag.catalog import Catalog
 from rag.errors import IndexNotFoundError
 from rag.models import STRICT, Explainer, Paper
 from rag.prompts import load_prompt
+from rag.text import STOP_WORDS, words
 from rag.untrusted import prompt_title
 
 if TYPE_CHECKING:  # the app's cards render with this module before the store or a model is loaded
@@ -33,12 +34,8 @@ FALLBACK_NAME = "Other papers"
 _ITERATIONS = 50
 _PREFIX = re.compile(r"^(?:the\s+)?(?:common\s+)?(?:topic|name)(?:\s+name)?\s*[:\uff1a]\W*", re.I)
 _EDGE = "\"'`*_#.,;:!? \t-\u2013\u2014\u201c\u201d\u2018\u2019\u00ab\u00bb"
-_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
-_STOPWORD_TEXT = """
-a an and are as at be by can do does for from how in into is it its of on or our over than that the their this to
-toward towards under using via vs what when which with without we
-"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# Titles' filler words beyond the stop words: "Towards ...", "... via ...", "Using ..." name no topic.
+_TITLE_FILLER = STOP_WORDS | {"into", "over", "than", "toward", "towards", "under", "using", "via", "vs", "without"}
 # Inline Markdown control: escaped so paper text cannot open a link, code span, emphasis or table cell.
 _MD_INLINE = re.compile(r"([\\`*_\[\]|~])")
 _MD_LINE_START = re.compile(r"^(?:([#+=-])|(\d+)([.)]))")
@@ -138,7 +135,7 @@ def clean_topic_name(reply: str) -> str:
 
 
 def _title_words(title: str) -> list[str]:
-    return [w for w in _WORD.findall(title) if w.lower() not in _STOPWORDS and not w.isdigit()]
+    return [w for w in words(title) if w.lower() not in _TITLE_FILLER and not w.isdigit()]
 
 
 def distinctive_words(titles: list[str], corpus: list[str], count: int = 2) -> list[str]:
