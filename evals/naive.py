@@ -6,6 +6,7 @@ and abstention buy.
 
 import time
 
+from evals.pipelines import NAIVE_MODE
 from rag.chains import ModelCalls
 from rag.citations import marker, markers
 from rag.models import Answer, Citation, Source, Timings
@@ -19,7 +20,7 @@ NAIVE_K = 4
 def naive_answer(question: str, store: Store, calls: ModelCalls) -> Answer:
     """Retrieve, stuff, generate: citations are whatever markers name a source."""
     started = time.perf_counter()
-    hits = retrieve(question, store, NAIVE_K, mode="dense")
+    hits = retrieve(question, store, NAIVE_K, mode=NAIVE_MODE)
     sources = [
         Source(number=i, paper=h.chunk.paper, text=h.chunk.paper.abstract, score=h.score, evidence_score=h.score)
         for i, h in enumerate(hits, start=1)

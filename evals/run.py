@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evals.judge import judge_answer
 from evals.metrics import CaseResult, aggregate, explainer_aggregate, score_case, score_explainer
 from evals.naive import naive_answer
+from evals.pipelines import NAIVE, pipeline_mode
 from evals.suite import ROOT, Case, ExplainerCase, Suite, SuiteError
 from rag.answer import Asker
 from rag.chains import ModelCalls
@@ -22,13 +23,9 @@ from rag.ingest import ingest_files
 from rag.models import Answer, Turn
 from rag.providers import chat_model_name
 from rag.retrieval import retrieve
-from rag.settings import Mode, Settings, shown_url
+from rag.settings import Settings, shown_url
 from rag.sources import ReadOptions
 from rag.store import Store, open_store
-
-# Pipelines users can compare: the real answer code with each retrieval mode, and the textbook chain.
-PIPELINES = ("default", "dense", "bm25", "naive")
-_RETRIEVAL: dict[str, Mode] = {"default": "hybrid", "dense": "dense", "bm25": "bm25", "naive": "dense"}
 
 
 class Run(BaseModel):
@@ -85,10 +82,10 @@ def _by_title(store: Store) -> dict[str, str]:
 
 def answer_case(case: Case, store: Store, calls: ModelCalls, settings: Settings, pipeline: str) -> Answer:
     """The case's question through the pipeline, exactly as `paperboy ask` would answer it."""
-    if pipeline == "naive":
+    if pipeline == NAIVE:
         return naive_answer(case.question, store, calls)
     history = [Turn(**t.model_dump()) for t in case.history]
-    return Asker(store, calls, settings).ask(case.question, history=history, mode=_RETRIEVAL[pipeline])
+    return Asker(store, calls, settings).ask(case.question, history=history, mode=pipeline_mode(pipeline))
 
 
 def run_answer_case(
@@ -96,7 +93,8 @@ def run_answer_case(
 ) -> CaseResult:
     """Ask one case and score it; retrieval is scored on the question the pipeline searched with."""
     answer = answer_case(case, store, ModelCalls(llm, settings.cache_dir), settings, pipeline)
-    ranking = [h.chunk.paper.id for h in retrieve(answer.standalone_question, store, 5, mode=_RETRIEVAL[pipeline])]
+    found = retrieve(answer.standalone_question, store, 5, mode=pipeline_mode(pipeline))
+    ranking = [h.chunk.paper.id for h in found]
     titles = _by_title(store)
     result = score_case(case, {titles.get(ref, ref) for ref in case.expected_papers}, answer, ranking)
     if judge:

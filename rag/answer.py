@@ -49,22 +49,12 @@ from rag.question import (
     question_kind,
     summary_topic,
 )
-from rag.retrieval import retrieve
-from rag.settings import Mode, Settings
+from rag.retrieval import gates, retrieve, retriever_score
+from rag.settings import Settings
 from rag.store import Store
 from rag.text import content_words, split_sentences
 from rag.untrusted import prompt_sentences, prompt_title, shown_text
 
-# Leads (measured on the sample day's fact questions) that make the top paper the only source.
-DENSE_LEAD = 0.1
-KEYWORD_LEAD = 1.5
-# A list candidate is checked when its BM25 score is 70% of the best's or its cosine within 0.03 of it.
-# Chosen on the dev days' 29 list and summary questions (bench/answers.py): the old 40% / 0.08, set on
-# the sample day alone, let loosely related papers through to a yes/no check that rarely says no
-# (every candidate listed: 0.29 exactly right; 70% / 0.03: 0.54, precision 0.66 -> 0.83, recall
-# 0.95 -> 0.85).
-LIST_KEYWORD_SHARE = 0.7
-LIST_DENSE_GAP = 0.03
 # Evidence sentences an explanation may draw on (an abstract has ~6-10): a "how" is answered by the
 # method's steps, spread over the abstract. On the dev days' 17 open questions, 7 rather than 5
 # raised key-point recall 0.71 -> 0.76; bench/answers.py put the dev days' open p50 at 11.6 s
@@ -229,11 +219,10 @@ def near_the_best(hit: Hit, hits: list[Hit]) -> bool:
     The model says yes to loosely related papers (a matching paper for a "CTR prediction" question),
     so the gate, not the model, does most of the choosing.
     """
-    best_keyword = max(h.keyword or 0.0 for h in hits)
-    best_dense = max(h.dense or 0.0 for h in hits)
-    return (hit.keyword or 0.0) >= LIST_KEYWORD_SHARE * best_keyword or (
-        hit.dense or 0.0
-    ) >= best_dense - LIST_DENSE_GAP
+    return any(
+        retriever.near_best(retriever_score(hit, name), max(retriever_score(h, name) for h in hits))
+        for name, retriever in gates(hits)
+    )
 
 
 def list_candidates(question: str, hits: list[Hit]) -> list[Hit]:
@@ -263,12 +252,13 @@ def focus(hits: list[Hit]) -> list[Hit]:
 
     One source is faster to read (~100 tokens, not ~300) and leaves the model no wrong number to take.
     """
-    if len(hits) < 2 or hits[0].dense is None or hits[0].keyword is None:
+    if len(hits) < 2 or any(name not in hits[0].scores for name, _ in gates(hits)):
         return hits
     top, rest = hits[0], hits[1:]
-    dense_lead = all(top.dense - (h.dense or 0.0) >= DENSE_LEAD for h in rest)
-    keyword_lead = all(top.keyword >= KEYWORD_LEAD * (h.keyword or 0.0) for h in rest)
-    return hits[:1] if dense_lead and keyword_lead else hits
+    leads = all(
+        retriever.leads(top.scores[name], retriever_score(h, name)) for name, retriever in gates(hits) for h in rest
+    )
+    return hits[:1] if leads else hits
 
 
 def close_evidence(sources: list[Source]) -> list[Source]:
@@ -455,9 +445,10 @@ class Asker:
 
     def _weak(self, hits: list[Hit]) -> bool:
         """No paper matches well: neither in meaning nor in shared rare words."""
-        dense_ok = max(h.dense or 0.0 for h in hits) >= self.settings.min_dense_score
-        keyword_ok = max(h.keyword or 0.0 for h in hits) >= self.settings.min_keyword_score
-        return not (dense_ok or keyword_ok)
+        return not any(
+            retriever.strong(max(retriever_score(h, name) for h in hits), self.settings)
+            for name, retriever in gates(hits)
+        )
 
     def answer_single(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
         """One answer written by the model from evidence sentences, then cited and checked."""
@@ -588,7 +579,7 @@ class Asker:
         k: int | None = None,
         day: date | None = None,
         paper_id: str | None = None,
-        mode: Mode | None = None,
+        mode: str | None = None,
         on_token: OnToken | None = None,
     ) -> Answer:
         """Answer question from the store's papers, or abstain; stream the model's words to on_token."""

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 import rag
+from evals.pipelines import PIPELINES
 from rag.catalog import Catalog
 from rag.citations import marker
 from rag.errors import PaperboyError, storage_failure
-from rag.settings import MODES, Settings, get_settings
+from rag.retrieval import MODES
+from rag.settings import Settings, get_settings
 from rag.sources import MAX_BYTES, READERS, ReadOptions
 
 if TYPE_CHECKING:
@@ -200,19 +202,17 @@ def cli_papers(settings: Settings, day: date | None, as_json: bool) -> None:
 @click.option("--date", "day", callback=_day, help="Only papers listed on this day (YYYY-MM-DD).")
 @click.option(
     "--mode",
-    type=click.Choice(MODES),
-    default="hybrid",
-    show_default=True,
-    help="hybrid fuses meaning (dense) and keyword (BM25) rankings.",
+    type=click.Choice(list(MODES)),
+    help="hybrid fuses meaning (dense) and keyword (BM25) rankings; default: PAPERBOY_RETRIEVAL_MODE (hybrid).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.pass_obj
-def cli_search(settings: Settings, query: str, k: int, day: date | None, mode: str, as_json: bool) -> None:
+def cli_search(settings: Settings, query: str, k: int, day: date | None, mode: str | None, as_json: bool) -> None:
     """Find the papers that best match QUERY, one line per paper."""
     from rag.retrieval import retrieve
     from rag.store import open_store
 
-    hits = retrieve(query, open_store(settings), k, day, mode=mode)  # type: ignore[arg-type]
+    hits = retrieve(query, open_store(settings), k, day, mode=mode)
     if as_json:
         results = [
             {
@@ -438,7 +438,7 @@ def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> l
 @click.argument("suite_args", metavar="SUITE...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--pipeline",
-    type=click.Choice(["default", "dense", "bm25", "naive"]),
+    type=click.Choice(PIPELINES),
     default="default",
     show_default=True,
     help="naive is the textbook chain (dense top-4, one stuffed prompt, no checks).",

@@ -1,7 +1,7 @@
 """One settings object, read from the environment and `.env`."""
 
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
@@ -9,10 +9,10 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import SettingsError
+from rag.retrieval import DEFAULT_MODE, MODES
 
-# How papers are found: dense and BM25 fused, or one of them.
-Mode = Literal["hybrid", "dense", "bm25"]
-MODES: tuple[Mode, ...] = get_args(Mode)
+# How papers are found: a mode of the retrieval registry (hybrid, dense, bm25).
+ModeName = Literal[*MODES]  # type: ignore[valid-type]
 
 
 class Settings(BaseSettings):
@@ -78,8 +78,8 @@ class Settings(BaseSettings):
         description="Seconds the shared local model service stays loaded after its last request (0: stop when idle)",
     )
 
-    retrieval_mode: Mode = Field(
-        default="hybrid", description="How papers are found: dense + BM25 fused, or one of them"
+    retrieval_mode: ModeName = Field(
+        default=DEFAULT_MODE, description="How papers are found: dense + BM25 fused, or one of them"
     )
     answer_papers: int = Field(default=3, ge=1, le=20, description="Papers whose evidence goes to the model")
     list_candidates: int = Field(

@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from evals.pipelines import PIPELINES
 from evals.report import (
     chart_changes,
     chart_tag_metrics,
@@ -17,7 +18,7 @@ from evals.report import (
     ordered_keys,
     write_reports,
 )
-from evals.run import PIPELINES, Run, eval_run_dir, eval_runs_dir, run_suite
+from evals.run import Run, eval_run_dir, eval_runs_dir, run_suite
 from evals.suite import ROOT, load_suite
 from ui import resources
 

@@ -1,0 +1,83 @@
+"""The registries are the extension point: a new retriever and mode, chat provider, or metric is one
+function and one entry, and the rest of Paperboy (search, answers, evals, reports) takes it up."""
+
+import json
+import typing
+from pathlib import Path
+
+import pytest
+
+from rag import retrieval
+from rag.answer import Asker
+from rag.chains import ModelCalls
+from rag.cli import cli
+from rag.retrieval import MODES, Mode, Retriever, retrieve
+from rag.settings import Settings
+from rag.store import Store, open_store
+from rag.text import content_words
+from tests.conftest import HashEmbeddings, ScriptedChat, run_cli
+
+PAPERS = [
+    {"id": "2510.20001", "title": "Sparse Attention Kernels", "abstract": "We make attention 3.1x faster on GPUs."},
+    {"id": "2510.20002", "title": "Protein Folding Priors", "abstract": "We fold proteins with backbone priors."},
+    {"id": "2510.20003", "title": "Federated Clients at Scale", "abstract": "We train across 512 phones privately."},
+]
+
+
+def title_scores(question: str, store: Store, k: int, paper_ids: list[str] | None) -> dict[str, float]:
+    """A new retriever: each chunk scored by how many of the question's words its paper's title has."""
+    asked = content_words(question)
+    papers = [p for p in store.catalog.papers() if paper_ids is None or p.id in paper_ids]
+    ids = store.catalog.chunk_ids([p.id for p in papers])
+    shared = {p.id: len(asked & content_words(p.title)) for p in papers}
+    scores = {cid: float(shared[cid.split("#")[0]]) for cid in ids if shared[cid.split("#")[0]]}
+    return dict(sorted(scores.items(), key=lambda kv: -kv[1])[:k])
+
+
+TITLE = Retriever(
+    search=title_scores,
+    leads=lambda top, other: top > other,
+    near_best=lambda score, best: score == best,
+    strong=lambda score, settings: score >= 2,  # two title words in common, or it is no match
+)
+
+
+@pytest.fixture
+def titles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The title retriever and a mode of it alone, registered for this test."""
+    monkeypatch.setitem(retrieval.RETRIEVERS, "title", TITLE)
+    monkeypatch.setitem(MODES, "titles", Mode(("title",), lambda scores: scores.get("title", 0.0), ("title",)))
+
+
+@pytest.fixture
+def store(tmp_path: Path, fake_embedder: HashEmbeddings) -> Store:
+    path = tmp_path / "papers.jsonl"
+    path.write_text("\n".join(json.dumps(p) for p in PAPERS), encoding="utf-8")
+    assert run_cli("ingest", str(path)).exit_code == 0
+    return open_store(Settings())
+
+
+def test_a_new_retriever_and_mode_rank_papers(titles: None, store: Store) -> None:
+    hits = retrieve("protein folding with priors", store, k=3, mode="titles")
+    assert [h.chunk.paper.id for h in hits] == ["2510.20002"]
+    assert hits[0].scores == {"title": 3.0} and hits[0].score == 3.0 and hits[0].mode == "titles"
+
+
+def test_the_answer_gates_read_the_new_retrievers_scores(titles: None, store: Store, settings: Settings) -> None:
+    chat = ScriptedChat(script=["Attention runs 3.1x faster [1]."])
+    asker = Asker(store, ModelCalls(chat, settings.cache_dir), settings)
+    # One title word in common: the title retriever finds the paper but calls it no match, so no model call.
+    weak = asker.ask("How fast are the kernels?", mode="titles")
+    assert weak.abstained and weak.abstain_reason == "no paper matches the question well"
+    assert chat.received == []
+    strong = asker.ask("How fast are the sparse attention kernels?", mode="titles")
+    assert not strong.abstained and [c.paper_id for c in strong.citations] == ["2510.20001"]
+    assert "3.1x" in strong.answer
+
+
+def test_mode_choices_are_derived_from_the_registry() -> None:
+    search = next(p for p in cli.commands["search"].params if p.name == "mode")
+    assert list(search.type.choices) == list(MODES)  # type: ignore[attr-defined]
+    assert typing.get_args(Settings.model_fields["retrieval_mode"].annotation) == tuple(MODES)
+    evals = next(p for p in cli.commands["eval"].params if p.name == "pipeline")
+    assert list(evals.type.choices) == ["default", "dense", "bm25", "naive"]  # type: ignore[attr-defined]
