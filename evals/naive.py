@@ -20,6 +20,7 @@ NAIVE_K = 4
 def naive_answer(question: str, store: Store, calls: ModelCalls) -> Answer:
     """Retrieve, stuff, generate: citations are whatever markers name a source."""
     started = time.perf_counter()
+    spent = calls.usage.model_copy()
     hits = retrieve(question, store, NAIVE_K, mode=NAIVE_MODE)
     sources = [
         Source(number=i, paper=h.chunk.paper, text=h.chunk.paper.abstract, score=h.score, evidence_score=h.score)
@@ -45,5 +46,5 @@ def naive_answer(question: str, store: Store, calls: ModelCalls) -> Answer:
         timings=Timings(
             retrieve_ms=retrieved_ms, generate_ms=total_ms - retrieved_ms, total_ms=total_ms, first_token_ms=total_ms
         ),
-        usage=calls.usage.model_copy(),
+        usage=calls.usage_since(spent),
     )

@@ -584,6 +584,7 @@ class Asker:
     ) -> Answer:
         """Answer question from the store's papers, or abstain; stream the model's words to on_token."""
         started = time.perf_counter()
+        spent = self.calls.usage.model_copy()
         first_token: list[int] = []
 
         def shown(piece: str) -> None:
@@ -595,6 +596,8 @@ class Asker:
         def retrieve_hits(query: str, depth: int) -> list[Hit]:
             return retrieve(query, self.store, depth, day, paper_id, mode or self.settings.retrieval_mode)
 
+        if paper_id:
+            self.store.catalog.paper(paper_id)  # a wrong id is said before any model call (the rewrite)
         standalone = standalone_question(question, history, self.calls)
         kind = question_kind(standalone)
         many = kind in ("list", "summary")
@@ -632,6 +635,6 @@ class Asker:
                 # A list, a summary or an abstention is shown whole, when it is done.
                 first_token_ms=first_token[0] if first_token and not many else total,
             ),
-            usage=self.calls.usage.model_copy(),
+            usage=self.calls.usage_since(spent),
             notes=list(draft.notes),
         )

@@ -39,7 +39,10 @@ class PaperboyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (PaperboyError, OSError) as ex:
-            if os.environ.get("PAPERBOY_DEBUG") == "1" or isinstance(ex, BrokenPipeError | ConnectionError):
+            # PAPERBOY_DEBUG as the settings read it (environment or .env); settings that failed to load are
+            # a one-line SettingsError whatever it says.
+            debug = isinstance(ctx.obj, Settings) and ctx.obj.debug
+            if debug or isinstance(ex, BrokenPipeError | ConnectionError):
                 raise
             error = storage_failure(ex, ex.filename or "a file") if isinstance(ex, OSError) else ex
             raise click.ClickException(str(error)) from None
@@ -272,14 +275,17 @@ def cli_ask(
     from rag.answer import Asker
     from rag.chains import ModelCalls
     from rag.model_service import person_waiting
-    from rag.providers import chat_endpoint, get_chat
+    from rag.providers import get_chat
     from rag.store import open_store
 
     store = open_store(settings)
-    asker = Asker(store, ModelCalls(get_chat(settings), settings.cache_dir), settings)
+    if paper_id:
+        store.catalog.paper(paper_id)  # a wrong id is said before a model is built or waited for
+    calls = ModelCalls(get_chat(settings), settings.cache_dir)
+    asker = Asker(store, calls, settings)
     streamed: list[str] = []
 
-    with person_waiting(settings), WaitNotice(chat_endpoint(settings)[0]) as waiting:
+    with person_waiting(settings), WaitNotice(calls.model) as waiting:
 
         def show(piece: str) -> None:
             waiting.stop()

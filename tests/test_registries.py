@@ -3,19 +3,24 @@ function and one entry, and the rest of Paperboy (search, answers, evals, report
 
 import json
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_openai import ChatOpenAI
 
-from rag import retrieval
+from rag import providers, retrieval
 from rag.answer import Asker
 from rag.chains import ModelCalls
 from rag.cli import cli
+from rag.providers import provider_key
 from rag.retrieval import MODES, Mode, Retriever, retrieve
 from rag.settings import Settings
 from rag.store import Store, open_store
 from rag.text import content_words
 from tests.conftest import HashEmbeddings, ScriptedChat, run_cli
+from tests.openai_stub import CHAT_PATH, OpenAIStub
 
 PAPERS = [
     {"id": "2510.20001", "title": "Sparse Attention Kernels", "abstract": "We make attention 3.1x faster on GPUs."},
@@ -81,3 +86,45 @@ def test_mode_choices_are_derived_from_the_registry() -> None:
     assert typing.get_args(Settings.model_fields["retrieval_mode"].annotation) == tuple(MODES)
     evals = next(p for p in cli.commands["eval"].params if p.name == "pipeline")
     assert list(evals.type.choices) == ["default", "dense", "bm25", "naive"]  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def stub_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIStub]:
+    """A new chat provider, "stub": an OpenAI-compatible server on loopback with its own key variable."""
+    server = OpenAIStub().start()
+
+    def stub_chat(settings: Settings) -> BaseChatModel:
+        return ChatOpenAI(base_url=server.base_url, api_key=provider_key(settings, "STUB_API_KEY"), model="stub-model")
+
+    monkeypatch.setitem(providers.CHAT, "stub", stub_chat)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_new_chat_provider_is_chosen_by_name_with_its_own_key(
+    stub_provider: OpenAIStub, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = "Sparse Attention Kernels make attention 3.1x faster on GPUs [1]."
+    stub_provider.answer = answer
+    monkeypatch.setenv("PAPERBOY_CHAT_PROVIDER", "stub")
+    question = "How much faster do sparse attention kernels make attention?"
+    missing = run_cli("ask", question)
+    assert missing.exit_code == 1 and "This needs STUB_API_KEY" in missing.output
+    (tmp_path / ".env").write_text("STUB_API_KEY=sk-stub-0123456789\n")  # read like every setting
+    result = run_cli("ask", question, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["model"] == "stub-model" and payload["answer"] == answer
+    [request] = stub_provider.requests_to(CHAT_PATH)
+    assert request.headers["authorization"] == "Bearer sk-stub-0123456789"
+    stats = json.loads(run_cli("stats", "--json").output)
+    assert (stats["chat_model"], stats["chat_endpoint"]) == ("stub-model", stub_provider.base_url)
+
+
+def test_an_unknown_provider_stops_at_once_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOY_CHAT_PROVIDER", "cohere")
+    result = run_cli("papers")
+    assert result.exit_code == 1
+    assert "PAPERBOY_CHAT_PROVIDER" in result.output and "known: local, openai" in result.output
