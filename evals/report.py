@@ -6,31 +6,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from evals.metrics import LOWER_IS_BETTER, CaseResult
+from evals.metrics import ANSWER_METRICS, CaseResult, find_metric
 from evals.run import Run
 from rag.errors import PaperboyError
 
-# Answer-suite keys in evals.metrics.aggregate order; any other key (e.g. an explainer suite's) follows, A-Z.
-KNOWN_KEYS = [
-    "hit@1",
-    "hit@5",
-    "recall@5",
-    "mrr",
-    "citation_precision",
-    "citation_recall",
-    "citation_validity",
-    "fact_recall",
-    "abstain_precision",
-    "abstain_recall",
-    "accuracy",
-    "precision",
-    "grounding",
-    "latency_p50_s",
-    "latency_p95_s",
-]
-# Neither direction is better: an explainer has a target length, not a "more is better" one.
-# Neither more nor fewer words is better in itself, nor is the abstracts' own grade.
-UNDIRECTED = {"words", "abstract_grade"}
+# Answer metrics in the registry's order; any other key (e.g. an explainer suite's) follows, A-Z.
 SHARE_TOLERANCE = 0.005
 RELATIVE_TOLERANCE = 0.05
 TAG_COLUMNS = ["accuracy", "fact_recall", "citation_precision", "citation_recall", "abstain_recall", "latency_p50_s"]
@@ -71,30 +51,39 @@ def write_reports(run: Run, out_dir: Path, baseline: Run | None = None) -> dict[
 
 def ordered_keys(keys: set[str] | list[str]) -> list[str]:
     """Known metric keys in the contract's order, then any others alphabetically."""
-    keys = set(keys)
-    return [k for k in KNOWN_KEYS if k in keys] + sorted(keys - set(KNOWN_KEYS))
+    keys, known = set(keys), [m.name for m in ANSWER_METRICS]
+    return [k for k in known if k in keys] + sorted(keys - set(known))
 
 
-def is_share(key: str, *values: float | None) -> bool:
-    """A 0..1 metric: not a latency, and every known value lies in 0..1."""
-    return not key.endswith("_s") and all(0.0 <= v <= 1.0 for v in values if v is not None)
+def is_share(key: str) -> bool:
+    """A 0..1 metric, as the registry says; a key no registry knows (an older run's) is not."""
+    metric = find_metric(key)
+    return metric is not None and metric.is_share
+
+
+def _higher_is_better(key: str) -> bool | None:
+    """Which way is better; None for neither, and for a key no registry knows."""
+    metric = find_metric(key)
+    return metric.higher_is_better if metric else None
 
 
 def is_regression(key: str, now: float, before: float) -> bool:
     """A change in the bad direction beyond tolerance: 0.005 for shares, else 5% of the baseline."""
-    if key in UNDIRECTED:
+    better = _higher_is_better(key)
+    if better is None:
         return False
-    worse = now - before if key in LOWER_IS_BETTER else before - now
+    worse = before - now if better else now - before
     # e.g. accuracy 0.80 -> 0.79 is a regression (0.01 > 0.005); p50 2.0 s -> 2.08 s is not (0.08 < 0.1).
-    tolerance = SHARE_TOLERANCE if is_share(key, now, before) else RELATIVE_TOLERANCE * abs(before)
+    tolerance = SHARE_TOLERANCE if is_share(key) else RELATIVE_TOLERANCE * abs(before)
     return worse > tolerance
 
 
 def direction(key: str, change: float) -> str:
     """Whether a change made the metric better, worse, or neither (no change or no preferred direction)."""
-    if change == 0 or key in UNDIRECTED:
+    better = _higher_is_better(key)
+    if change == 0 or better is None:
         return "same"
-    return "better" if (change > 0) != (key in LOWER_IS_BETTER) else "worse"
+    return "better" if (change > 0) == better else "worse"
 
 
 def compare(run: Run, baseline: Run) -> dict[str, dict]:
@@ -130,7 +119,7 @@ def change_text(key: str, row: dict) -> str:
     """The change column: absolute for shares, plus the relative change for everything else."""
     if row["change"] is None:
         return "—"
-    if is_share(key, row["now"], row["before"]) or not row["before"]:
+    if is_share(key) or not row["before"]:
         return fmt(row["change"], signed=True)
     return f"{fmt(row['change'], signed=True)} ({row['change'] / abs(row['before']):+.0%})"
 
@@ -375,7 +364,7 @@ def chart_latency(run: Run, bins: int = 10) -> str:
 
 def chart_changes(comparison: dict[str, dict]) -> str:
     """Diverging bars of each 0..1 metric's change against the baseline: green better, red worse."""
-    rows = [(k, r) for k, r in comparison.items() if r["change"] is not None and is_share(k, r["now"], r["before"])]
+    rows = [(k, r) for k, r in comparison.items() if r["change"] is not None and is_share(k)]
     if not rows:
         return "<p>No 0 to 1 metrics in both runs to compare.</p>"
     label_w, half, top, row_h = 150, 200, 30, 22

@@ -12,7 +12,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field
 
 from evals.judge import judge_answer
-from evals.metrics import CaseResult, aggregate, explainer_aggregate, score_case, score_explainer
+from evals.metrics import CaseResult, metrics_of, score_case, score_explainer, summarise
 from evals.naive import naive_answer
 from evals.pipelines import NAIVE, pipeline_mode
 from evals.suite import ROOT, Case, ExplainerCase, Suite, SuiteError
@@ -123,11 +123,6 @@ def suite_paths(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def summarise(kind: str, results: list[CaseResult]) -> dict[str, float | None]:
-    """The aggregate metrics of a suite kind over some results."""
-    return (explainer_aggregate if kind == "explainer" else aggregate)(results)
-
-
 def combine_runs(runs: list[Run], kind: str) -> Run:
     """Several suites' runs as one, each case id prefixed with its suite: what all days together score."""
     cases = [case.model_copy(update={"id": f"{run.suite}/{case.id}"}) for run in runs for case in run.cases]
@@ -137,8 +132,8 @@ def combine_runs(runs: list[Run], kind: str) -> Run:
             "suite": "+".join(run.suite for run in runs),
             "seconds": round(sum(run.seconds for run in runs), 1),
             "cases": cases,
-            "aggregate": summarise(kind, cases),
-            "by_tag": {tag: summarise(kind, [c for c in cases if tag in c.tags]) for tag in tags},
+            "aggregate": summarise(cases, metrics_of(kind)),
+            "by_tag": {tag: summarise([c for c in cases if tag in c.tags], metrics_of(kind)) for tag in tags},
         }
     )
 
@@ -182,6 +177,6 @@ def run_suite(
         seconds=round(time.perf_counter() - started, 1),
         settings=_recorded(settings),
         cases=results,
-        aggregate=summarise(suite.kind, results),
-        by_tag={tag: summarise(suite.kind, [r for r in results if tag in r.tags]) for tag in tags},
+        aggregate=summarise(results, metrics_of(suite.kind)),
+        by_tag={tag: summarise([r for r in results if tag in r.tags], metrics_of(suite.kind)) for tag in tags},
     )

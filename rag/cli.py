@@ -429,12 +429,13 @@ def _bars(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -
 
 def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> list[str]:
     """Each bar the run misses; for lower-is-better metrics (latency, ...) the bar is a maximum."""
-    from evals.metrics import LOWER_IS_BETTER
+    from evals.metrics import find_metric
 
     missed = []
     for metric, bar in bars.items():
         value = aggregate.get(metric)
-        upper = metric in LOWER_IS_BETTER
+        known = find_metric(metric)
+        upper = known is not None and known.higher_is_better is False
         if value is None or (value > bar if upper else value < bar):
             missed.append(f"{metric} = {value} is {'above' if upper else 'below'} the bar {bar}")
     return missed

@@ -10,18 +10,26 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 
+from evals.metrics import ANSWER_METRICS, Metric, Scored
+from evals.report import compare
+from evals.run import Run
 from rag import providers, retrieval
 from rag.answer import Asker
 from rag.chains import ModelCalls
+from rag.citations import without_markers
 from rag.cli import cli
 from rag.providers import provider_key
 from rag.retrieval import MODES, Mode, Retriever, retrieve
 from rag.settings import Settings
 from rag.store import Store, open_store
 from rag.text import content_words
+from tests import test_eval
 from tests.conftest import HashEmbeddings, ScriptedChat, run_cli
 from tests.openai_stub import CHAT_PATH, OpenAIStub
 
+# The eval tests' tiny suite and scripted model, as fixtures here too.
+tiny_suite = test_eval.tiny_suite
+fake_model = test_eval.fake_model
 PAPERS = [
     {"id": "2510.20001", "title": "Sparse Attention Kernels", "abstract": "We make attention 3.1x faster on GPUs."},
     {"id": "2510.20002", "title": "Protein Folding Priors", "abstract": "We fold proteins with backbone priors."},
@@ -128,3 +136,41 @@ def test_an_unknown_provider_stops_at_once_naming_the_variable(monkeypatch: pyte
     result = run_cli("papers")
     assert result.exit_code == 1
     assert "PAPERBOY_CHAT_PROVIDER" in result.output and "known: local, openai" in result.output
+
+
+def answer_words(scored: Scored) -> float | None:
+    """A new metric: how many words an answer takes (abstentions have none to count)."""
+    return None if scored.answer.abstained else float(len(without_markers(scored.answer.answer).split()))
+
+
+@pytest.fixture
+def wordy() -> Iterator[Metric]:
+    """answer_words registered for this test: lower is better, not a 0..1 share."""
+    metric = Metric("answer_words", answer_words, higher_is_better=False, is_share=False)
+    ANSWER_METRICS.append(metric)
+    try:
+        yield metric
+    finally:
+        ANSWER_METRICS.remove(metric)
+
+
+def test_a_new_metric_is_scored_reported_and_gated(
+    wordy: Metric, tiny_suite: Path, fake_model: ScriptedChat, tmp_path: Path
+) -> None:
+    result = run_cli(
+        "eval", str(tiny_suite), "--out", str(tmp_path / "run"), "--json", "--fail-under", "answer_words=5"
+    )
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    words = {
+        c["id"]: None if c["abstained"] else float(len(without_markers(c["answer"]).split())) for c in run["cases"]
+    }
+    assert {c["id"]: c["metrics"]["answer_words"] for c in run["cases"]} == words
+    assert words["unans-1"] is None and run["aggregate"]["answer_words"] == (words["fact-1"] + words["fact-2"]) / 2
+    assert result.exit_code == 1
+    assert f"answer_words = {run['aggregate']['answer_words']} is above the bar 5.0" in result.output
+    # Ten more words a case is worse: a regression by the relative tolerance, since it is no share.
+    before = run["aggregate"]["answer_words"]
+    longer = run | {"aggregate": run["aggregate"] | {"answer_words": before + 10}}
+    comparison = compare(Run.model_validate(longer), Run.model_validate(run))
+    assert comparison["answer_words"] == {"now": before + 10, "before": before, "change": 10.0, "regression": True}
+    assert f"| answer_words | {before:.3f} |" in (tmp_path / "run" / "report.md").read_text()

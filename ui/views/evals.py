@@ -86,7 +86,7 @@ def show_aggregate(run: Run) -> None:
     cols[1].metric("Accuracy", fmt(run.aggregate.get("accuracy")))
     cols[2].metric("Latency p50 (s)", fmt(run.aggregate.get("latency_p50_s")))
     cols[3].metric("Latency p95 (s)", fmt(run.aggregate.get("latency_p95_s")))
-    shares = {k: v for k in ordered_keys(run.aggregate) if (v := run.aggregate[k]) is not None and is_share(k, v)}
+    shares = {k: v for k in ordered_keys(run.aggregate) if (v := run.aggregate[k]) is not None and is_share(k)}
     if shares:
         # sort=False keeps the report's metric order (retrieval, citations, facts, abstention, accuracy).
         st.bar_chart(pd.DataFrame({"value": shares}), horizontal=True, sort=False)
