@@ -387,7 +387,7 @@ def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
     from tqdm import tqdm
 
     from rag.chains import ModelCalls
-    from rag.digest import build_digest, render_html, render_markdown
+    from rag.digest import Digest, build_digest, render_html, render_markdown
     from rag.explain import explain_paper
     from rag.model_service import background_work
     from rag.providers import get_chat
@@ -399,13 +399,12 @@ def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
     calls = ModelCalls(get_chat(settings), settings.cache_dir)
     with tqdm(total=len(store.catalog.papers(day)), desc="Explaining", unit="paper", disable=None) as bar:
 
-        def explain(paper: Paper) -> Explainer:
-            explainer = explain_paper(paper, calls, store.catalog)
-            bar.update(1)
-            return explainer
+        def progress(state: Digest) -> None:
+            bar.n = sum(len(t.explainers) for t in state.topics)
+            bar.refresh()
 
         with background_work():
-            digest = build_digest(store, calls, day, explain)
+            digest = build_digest(store, calls, day, lambda p: explain_paper(p, calls, store.catalog), progress)
     html = out is not None and out.suffix.lower() in {".html", ".htm"}
     page = render_html(digest) if html else render_markdown(digest)
     if out is None:

@@ -59,7 +59,9 @@ class Digest(BaseModel):
 
     day: date | None = Field(description="The listing day; None for every paper in the catalog")
     topics: list[Topic] = Field(description="Topics, largest first; every paper is in exactly one")
-    model: str = Field(description="Chat model that named the topics and wrote the explainers")
+    model: str | None = Field(
+        default=None, description="Chat model that named the topics and wrote the explainers; None in a draft"
+    )
 
 
 # Clustering.
@@ -217,16 +219,65 @@ def group_by_topic(store: Store, papers: list[Paper]) -> list[list[Paper]]:
     return [sorted((by_id[i] for i in ids), key=_rank) for ids in cluster(_paper_vectors(store, papers))]
 
 
-def build_digest(store: Store, calls: ModelCalls, day: date | None, explain: Callable[[Paper], Explainer]) -> Digest:
-    """The day's papers clustered into named topics, each paper exactly once, with its explainer."""
+def draft_digest(store: Store, day: date | None) -> Digest:
+    """The day's papers clustered into topics named by their titles' words: no model needed, no explainers."""
     papers = store.catalog.papers(day)
     if not papers:
         raise _no_papers_error(store, day)
-    topics = []
-    for members in group_by_topic(store, papers):
-        name = name_topic(members, calls, papers, store.catalog)
-        topics.append(Topic(name=name, papers=members, explainers={p.id: explain(p) for p in members}))
-    return Digest(day=day, topics=topics, model=calls.model)
+    groups = group_by_topic(store, papers)
+    return Digest(day=day, topics=[Topic(name=fallback_topic_name(g, papers), papers=g, explainers={}) for g in groups])
+
+
+def complete_digest(
+    draft: Digest,
+    store: Store,
+    calls: ModelCalls,
+    explain: Callable[[Paper], Explainer],
+    on_change: Callable[[Digest], None] = lambda digest: None,
+    proceed: Callable[[], bool] = lambda: True,
+) -> Digest:
+    """The draft with the explainers already cached, then each topic named by the model, then the missing
+    explainers written in page order. on_change sees each new state whole; before each model call,
+    proceed may wait (a person's question goes first) or say to stop, leaving the digest as far as it got."""
+    from rag.explain import cached_explainer
+
+    papers = [p for topic in draft.topics for p in topic.papers]
+    cached = {p.id: e for p in papers if (e := cached_explainer(p, store.catalog, calls.model))}
+    digest = _with_explainers(draft.model_copy(update={"model": calls.model}), cached)
+    on_change(digest)
+    for number, topic in enumerate(digest.topics):
+        if not proceed():
+            return digest
+        named = topic.model_copy(update={"name": name_topic(topic.papers, calls, papers, store.catalog)})
+        digest = digest.model_copy(update={"topics": [*digest.topics[:number], named, *digest.topics[number + 1 :]]})
+        on_change(digest)
+    for paper in (p for p in papers if p.id not in cached):
+        if not proceed():
+            return digest
+        digest = _with_explainers(digest, {paper.id: explain(paper)})
+        on_change(digest)
+    return digest
+
+
+def _with_explainers(digest: Digest, explainers: dict[str, Explainer]) -> Digest:
+    topics = [
+        t.model_copy(
+            update={"explainers": {**t.explainers, **{p.id: explainers[p.id] for p in t.papers if p.id in explainers}}}
+        )
+        for t in digest.topics
+    ]
+    return digest.model_copy(update={"topics": topics})
+
+
+def build_digest(
+    store: Store,
+    calls: ModelCalls,
+    day: date | None,
+    explain: Callable[[Paper], Explainer],
+    on_change: Callable[[Digest], None] = lambda digest: None,
+) -> Digest:
+    """The day's papers clustered into named topics, each paper exactly once, with its explainer."""
+    return complete_digest(draft_digest(store, day), store, calls, explain, on_change)
 
 
 # Rendering.
