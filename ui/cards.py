@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from rag.digest import md_explainer, md_text, safe_url
+from rag.markup import md_explainer, md_text, safe_url
 from rag.models import Explainer, Paper
 
 

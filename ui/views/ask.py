@@ -9,9 +9,9 @@ import streamlit as st
 from rag.answer import Asker
 from rag.chains import ModelCalls
 from rag.citations import marker
-from rag.digest import md_text
 from rag.errors import PaperboyError
 from rag.explain import cached_explainer
+from rag.markup import md_text
 from rag.models import Answer, Citation, Turn
 from ui import resources
 from ui.cards import paper_card

@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from rag.digest import md_text
+from rag.markup import md_text
 from rag.models import Paper
 from ui import resources
 from ui.background import DayBriefing
