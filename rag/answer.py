@@ -57,8 +57,7 @@ from rag.untrusted import prompt_sentences, prompt_title, shown_text
 
 # Evidence sentences an explanation may draw on (an abstract has ~6-10): a "how" is answered by the
 # method's steps, spread over the abstract. On the dev days' 17 open questions, 7 rather than 5
-# raised key-point recall 0.71 -> 0.76; bench/answers.py put the dev days' open p50 at 11.6 s
-# (11.4 s with 5). README, Performance, has the test days.
+# raised key-point recall 0.71 -> 0.76. README, Performance, has the test days and the open p50.
 OPEN_SENTENCES = 7
 # Per compared paper: set once from the abstracts' length, not tuned.
 COMPARE_SENTENCES = 3
@@ -72,7 +71,7 @@ PROMPT_OF_KIND: dict[Kind, str] = {
     "summary": "relevance",
 }
 # A source whose best sentence trails the best source's by this much only adds a wrong number to take
-# and ~50 tokens to read (~0.7 s before the first word on 2 cores).
+# and ~50 tokens to read (~0.5 s before the first word at ~100 prompt tokens/s on 2 cores).
 EVIDENCE_GAP = 0.5
 # "The first paper ...", "the second study": how a comparison's reply points at its sources.
 _ORDINAL = re.compile(r"\bthe (first|second|third) (?:paper|study|work|one|approach|method)\b", re.I)
@@ -102,8 +101,8 @@ _REFERS_BACK = re.compile(
 def standalone_question(question: str, history: Sequence[Turn], calls: ModelCalls) -> str:
     """The follow-up rewritten to stand alone, so retrieval sees what 'it' refers to.
 
-    Only a question that refers back is rewritten: the rewrite is a model call (1-3 s on 2 cores),
-    and a new question in the same conversation ("How fast is GVGEN?") needs none.
+    Only a question that refers back is rewritten: the rewrite is a model call, and a new question
+    in the same conversation ("How fast is GVGEN?") needs none.
     """
     if not history or not _REFERS_BACK.search(question):
         return question
@@ -250,7 +249,8 @@ def named_subjects(question: str, hits: list[Hit]) -> list[Hit]:
 def focus(hits: list[Hit]) -> list[Hit]:
     """Only the top paper when it leads clearly on meaning and on words; else all of them.
 
-    One source is faster to read (~100 tokens, not ~300) and leaves the model no wrong number to take.
+    One source is faster to read (its evidence sentences, not the others' too) and leaves the model no
+    wrong number to take.
     """
     if len(hits) < 2 or any(name not in hits[0].scores for name, _ in gates(hits)):
         return hits

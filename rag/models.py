@@ -172,8 +172,8 @@ class Timings(BaseModel):
 
     model_config = STRICT
 
-    retrieve_ms: int = Field(default=0, description="Rewrite, retrieval and evidence selection")
-    generate_ms: int = Field(default=0, description="Model calls and checks")
+    retrieve_ms: int = Field(default=0, description="Rewrite (a model call, for a follow-up) and retrieval")
+    generate_ms: int = Field(default=0, description="Evidence selection, model calls and checks")
     total_ms: int = Field(default=0, description="Question in to answer out")
     first_token_ms: int | None = Field(default=None, description="Question in to first answer token shown")
 

@@ -130,7 +130,7 @@ class Settings(BaseSettings):
 
     @property
     def catalog_path(self) -> Path:
-        """SQLite file holding papers, listings and (later) explainers."""
+        """SQLite file holding papers, listings, chunks and their keyword terms, explainers and topic names."""
         return self.data_dir / "catalog.sqlite3"
 
     @property

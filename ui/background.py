@@ -68,7 +68,7 @@ class DayBriefing:
     """One day's digest, built in a background thread by the digest service the CLI uses (rag.digest):
     papers grouped by topic, topics named, missing explainers written; each state shown as it comes.
 
-    Until the papers are grouped (the store opens in ~3 s on a fresh app), `digest` is None and the
+    Until the papers are grouped (the store is opened first, off the page), `digest` is None and the
     page lists the papers most upvoted first.
     """
 

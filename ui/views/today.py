@@ -10,7 +10,7 @@ from ui import resources
 from ui.background import DayBriefing
 from ui.cards import paper_card
 
-# Seconds between refreshes while explainers are being written (~13 s each on the local model).
+# Seconds between refreshes while explainers are being written (p50 ~8 s each on the local model, README).
 REFRESH_S = 3
 SEARCH_RESULTS = 10
 
