@@ -198,12 +198,19 @@ def _tagged(tags: frozenset[str], fn: Callable[[Scored], float | None]) -> Calla
     return lambda s: fn(s) if tags & set(s.case.tags) else None
 
 
-def _share(
-    results: list[CaseResult], counts: Callable[[CaseResult], bool], among: Callable[[CaseResult], bool]
-) -> float | None:
-    """The share of the results among those `among` keeps for which `counts` holds; None when there are none."""
-    kept = [r for r in results if among(r)]
-    return _mean([float(counts(r)) for r in kept]) if kept else None
+def share_of_cases(
+    name: str,
+    counts: Callable[[CaseResult], bool],
+    among: Callable[[CaseResult], bool] = lambda r: True,
+    better: bool = True,
+) -> Metric:
+    """A run metric: the share of the cases `among` keeps for which `counts` holds (None when it keeps none)."""
+
+    def share(results: list[CaseResult]) -> float | None:
+        kept = [r for r in results if among(r)]
+        return _mean([float(counts(r)) for r in kept]) if kept else None
+
+    return Metric(name, share, better, True, per_case=False)
 
 
 def _cited_ids(s: Scored) -> set[str]:
@@ -242,35 +249,11 @@ ANSWER_METRICS: list[Metric] = [
         True,
     ),
     Metric("all_sentences_grounded", _all_sentences_grounded, True, True, per_case=False),
-    Metric(
-        "abstain_precision",
-        lambda rs: _share(rs, lambda r: r.should_abstain, among=lambda r: r.abstained),
-        True,
-        True,
-        per_case=False,
-    ),
-    Metric(
-        "abstain_recall",
-        lambda rs: _share(rs, lambda r: r.abstained, among=lambda r: r.should_abstain),
-        True,
-        True,
-        per_case=False,
-    ),
-    Metric(
-        "wrongly_abstained",
-        lambda rs: _share(rs, lambda r: r.abstained, among=lambda r: not r.should_abstain),
-        False,
-        True,
-        per_case=False,
-    ),
-    Metric("accuracy", lambda rs: _mean([float(r.correct) for r in rs]), True, True, per_case=False),
-    Metric(
-        "precision",
-        lambda rs: _share(rs, lambda r: r.correct, among=lambda r: not r.abstained),
-        True,
-        True,
-        per_case=False,
-    ),
+    share_of_cases("abstain_precision", lambda r: r.should_abstain, among=lambda r: r.abstained),
+    share_of_cases("abstain_recall", lambda r: r.abstained, among=lambda r: r.should_abstain),
+    share_of_cases("wrongly_abstained", lambda r: r.abstained, among=lambda r: not r.should_abstain, better=False),
+    share_of_cases("accuracy", lambda r: r.correct),
+    share_of_cases("precision", lambda r: r.correct, among=lambda r: not r.abstained),
     Metric("grounding", lambda s: grounding(s.answer), True, True),
     # The model's verdict on each answer sentence (evals/judge.py), recorded by the runner.
     Metric(
@@ -303,7 +286,7 @@ EXPLAINER_METRICS: list[Metric] = [
     ),
     Metric("key_term_coverage", lambda s: len(_covered(s)) / len(s.key_terms), True, True),
     Metric("flagged", lambda s: float(s.explainer.flagged), False, True),
-    Metric("accuracy", lambda rs: _mean([float(r.correct) for r in rs]), True, True, per_case=False),
+    share_of_cases("accuracy", lambda r: r.correct),
     Metric("latency_p50_s", _latency(0.5), False, False, per_case=False),
     Metric("latency_p95_s", _latency(0.95), False, False, per_case=False),
 ]
