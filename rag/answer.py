@@ -38,6 +38,7 @@ from rag.grounding import (
     unsupported_names,
     unsupported_numbers,
 )
+from rag.markup import counted
 from rag.models import Answer, Citation, Hit, Paper, Source, Timings, Turn
 from rag.prompts import CANNOT_ANSWER, finds_no_answer, load_prompt, says_yes
 from rag.question import (
@@ -567,7 +568,7 @@ class Asker:
         chosen = self.judged_relevant(sources, topic.check)
         if not chosen:
             return abstain(sources, "no candidate paper passed the relevance check")
-        count = "1 paper" if len(chosen) == 1 else f"{len(chosen)} papers"
+        count = counted(len(chosen), "paper")
         lines = [f"- \u201c{s.paper.title}\u201d {marker([s.number])}: {self.gist(s)}" for s in chosen]
         heading = f"{count}{topic.heading.removeprefix('papers')}:"
         return Draft("\n".join([heading, *lines]), sources, [_cite(s) for s in chosen])
