@@ -59,7 +59,9 @@ class Digest(BaseModel):
     )
 
 
-# Clustering.
+# Clustering. Hand-written spherical k-means in numpy, kept over scikit-learn's KMeans: on the sample
+# day (45 papers, k = 5) it takes 0.9 ms against KMeans' 22 ms (n_init=10) after a 4.6 s import on a
+# busy 2-core VM, with scipy (~50 MB) to install, and KMeans is Euclidean, not cosine.
 
 
 def topic_count(n: int) -> int:
