@@ -4,7 +4,8 @@ The report stays a single file that opens offline and runs no script: vl-convert
 that embeds Vega) draws each chart to SVG on this machine, with no network and no JavaScript in the page.
 """
 
-from functools import cache
+import json
+from functools import cache, lru_cache
 from typing import Any
 
 import altair as alt
@@ -104,5 +105,11 @@ def _vl_convert() -> Any:
 
 def to_svg(chart: alt.Chart | alt.LayerChart) -> str:
     """The chart drawn as one SVG element, on this machine (no network, no script)."""
-    spec = chart.to_dict(validate=False)
-    return _vl_convert().vegalite_to_svg(spec, vl_version=alt.SCHEMA_VERSION.lstrip("v").rsplit(".", 1)[0])
+    return _drawn(json.dumps(chart.to_dict(validate=False), sort_keys=True))
+
+
+@lru_cache(maxsize=64)
+def _drawn(spec: str) -> str:
+    # ~0.1 s a chart: the same report drawn twice (report.html, then a page that shows it) draws once.
+    version = alt.SCHEMA_VERSION.lstrip("v").rsplit(".", 1)[0]
+    return _vl_convert().vegalite_to_svg(json.loads(spec), vl_version=version)
