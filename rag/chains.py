@@ -30,13 +30,24 @@ def text_chain(prompt: Prompt, llm: BaseChatModel, max_tokens: int) -> Runnable[
 
 
 class ModelCalls:
-    """Runs prompts on one chat model and adds up the tokens they cost (tiktoken, whatever the model)."""
+    """Runs prompts on one chat model and adds up the tokens they cost (tiktoken, whatever the model).
+
+    One instance may serve many answers (a CLI run, an eval case with its judge): an answer reports
+    usage_since its start, not the instance's total.
+    """
 
     def __init__(self, llm: BaseChatModel, cache_dir: Path) -> None:
         self.llm = llm
         self.model = chat_model_name(llm)
         self.usage = Usage()
         self._cache_dir = cache_dir
+
+    def usage_since(self, before: Usage) -> Usage:
+        """Tokens spent since the total was before (a copy of usage taken then)."""
+        return Usage(
+            prompt_tokens=self.usage.prompt_tokens - before.prompt_tokens,
+            completion_tokens=self.usage.completion_tokens - before.completion_tokens,
+        )
 
     def run(
         self,

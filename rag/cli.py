@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 import rag
+from evals.pipelines import PIPELINES
 from rag.catalog import Catalog
+from rag.citations import marker
 from rag.errors import PaperboyError, storage_failure
-from rag.settings import MODES, Settings, get_settings
+from rag.retrieval import MODES
+from rag.settings import Settings, get_settings
 from rag.sources import MAX_BYTES, READERS, ReadOptions
 
 if TYPE_CHECKING:
@@ -36,7 +39,10 @@ class PaperboyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (PaperboyError, OSError) as ex:
-            if os.environ.get("PAPERBOY_DEBUG") == "1" or isinstance(ex, BrokenPipeError | ConnectionError):
+            # PAPERBOY_DEBUG as the settings read it (environment or .env); settings that failed to load are
+            # a one-line SettingsError whatever it says.
+            debug = isinstance(ctx.obj, Settings) and ctx.obj.debug
+            if debug or isinstance(ex, BrokenPipeError | ConnectionError):
                 raise
             error = storage_failure(ex, ex.filename or "a file") if isinstance(ex, OSError) else ex
             raise click.ClickException(str(error)) from None
@@ -199,19 +205,17 @@ def cli_papers(settings: Settings, day: date | None, as_json: bool) -> None:
 @click.option("--date", "day", callback=_day, help="Only papers listed on this day (YYYY-MM-DD).")
 @click.option(
     "--mode",
-    type=click.Choice(MODES),
-    default="hybrid",
-    show_default=True,
-    help="hybrid fuses meaning (dense) and keyword (BM25) rankings.",
+    type=click.Choice(list(MODES)),
+    help="hybrid fuses meaning (dense) and keyword (BM25) rankings; default: PAPERBOY_RETRIEVAL_MODE (hybrid).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.pass_obj
-def cli_search(settings: Settings, query: str, k: int, day: date | None, mode: str, as_json: bool) -> None:
+def cli_search(settings: Settings, query: str, k: int, day: date | None, mode: str | None, as_json: bool) -> None:
     """Find the papers that best match QUERY, one line per paper."""
     from rag.retrieval import retrieve
     from rag.store import open_store
 
-    hits = retrieve(query, open_store(settings), k, day, mode=mode)  # type: ignore[arg-type]
+    hits = retrieve(query, open_store(settings), k, day, mode=mode)
     if as_json:
         results = [
             {
@@ -254,7 +258,7 @@ def _print_answer(answer: Answer, streamed: str) -> None:
     if answer.abstained:
         click.echo(f"({answer.abstain_reason})", err=True)
     for citation in answer.citations:
-        click.echo(f"[{citation.number}] {citation.title}" + (f" <{citation.url}>" if citation.url else ""))
+        click.echo(f"{marker([citation.number])} {citation.title}" + (f" <{citation.url}>" if citation.url else ""))
 
 
 @cli.command(name="ask")
@@ -271,14 +275,17 @@ def cli_ask(
     from rag.answer import Asker
     from rag.chains import ModelCalls
     from rag.model_service import person_waiting
-    from rag.providers import chat_endpoint, get_chat
+    from rag.providers import get_chat
     from rag.store import open_store
 
     store = open_store(settings)
-    asker = Asker(store, ModelCalls(get_chat(settings), settings.cache_dir), settings)
+    if paper_id:
+        store.catalog.paper(paper_id)  # a wrong id is said before a model is built or waited for
+    calls = ModelCalls(get_chat(settings), settings.cache_dir)
+    asker = Asker(store, calls, settings)
     streamed: list[str] = []
 
-    with person_waiting(settings), WaitNotice(chat_endpoint(settings)[0]) as waiting:
+    with person_waiting(settings), WaitNotice(calls.model) as waiting:
 
         def show(piece: str) -> None:
             waiting.stop()
@@ -380,7 +387,7 @@ def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
     from tqdm import tqdm
 
     from rag.chains import ModelCalls
-    from rag.digest import build_digest, render_html, render_markdown
+    from rag.digest import Digest, build_digest, render_html, render_markdown
     from rag.explain import explain_paper
     from rag.model_service import background_work
     from rag.providers import get_chat
@@ -392,13 +399,12 @@ def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
     calls = ModelCalls(get_chat(settings), settings.cache_dir)
     with tqdm(total=len(store.catalog.papers(day)), desc="Explaining", unit="paper", disable=None) as bar:
 
-        def explain(paper: Paper) -> Explainer:
-            explainer = explain_paper(paper, calls, store.catalog)
-            bar.update(1)
-            return explainer
+        def progress(state: Digest) -> None:
+            bar.n = sum(len(t.explainers) for t in state.topics)
+            bar.refresh()
 
         with background_work():
-            digest = build_digest(store, calls, day, explain)
+            digest = build_digest(store, calls, day, lambda p: explain_paper(p, calls, store.catalog), progress)
     html = out is not None and out.suffix.lower() in {".html", ".htm"}
     page = render_html(digest) if html else render_markdown(digest)
     if out is None:
@@ -422,12 +428,13 @@ def _bars(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -
 
 def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> list[str]:
     """Each bar the run misses; for lower-is-better metrics (latency, ...) the bar is a maximum."""
-    from evals.metrics import LOWER_IS_BETTER
+    from evals.metrics import find_metric
 
     missed = []
     for metric, bar in bars.items():
         value = aggregate.get(metric)
-        upper = metric in LOWER_IS_BETTER
+        known = find_metric(metric)
+        upper = known is not None and known.higher_is_better is False
         if value is None or (value > bar if upper else value < bar):
             missed.append(f"{metric} = {value} is {'above' if upper else 'below'} the bar {bar}")
     return missed
@@ -437,7 +444,7 @@ def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> l
 @click.argument("suite_args", metavar="SUITE...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--pipeline",
-    type=click.Choice(["default", "dense", "bm25", "naive"]),
+    type=click.Choice(PIPELINES),
     default="default",
     show_default=True,
     help="naive is the textbook chain (dense top-4, one stuffed prompt, no checks).",

@@ -212,7 +212,7 @@ def test_background_explainers_wait_while_a_user_waits_for_an_answer(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert len(briefing.explainers) == len(briefing.papers) > 0
-    assert {name for name, _ in briefing.topics} == {TOPIC_NAME}
+    assert briefing.digest is not None and {t.name for t in briefing.digest.topics} == {TOPIC_NAME}
 
 
 def test_today_abstract_toggle_and_search(sample_store: Path, chat: ScriptedChat) -> None:

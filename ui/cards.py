@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from rag.digest import md_explainer, md_text, safe_url
+from rag.markup import counted, md_explainer, md_text, safe_url
 from rag.models import Explainer, Paper
 
 
@@ -13,9 +13,8 @@ def _title(paper: Paper) -> str:
 
 
 def _facts(paper: Paper) -> str:
-    upvotes = "1 upvote" if paper.upvotes == 1 else f"{paper.upvotes} upvotes"
     day = paper.listed_on or paper.published
-    return " · ".join([upvotes, *([f"listed {day.isoformat()}"] if day else []), paper.id])
+    return " · ".join([counted(paper.upvotes, "upvote"), *([f"listed {day.isoformat()}"] if day else []), paper.id])
 
 
 def _explainer(explainer: Explainer | None, waiting: str) -> None:

@@ -8,9 +8,10 @@ import streamlit as st
 
 from rag.answer import Asker
 from rag.chains import ModelCalls
-from rag.digest import md_text
+from rag.citations import marker
 from rag.errors import PaperboyError
 from rag.explain import cached_explainer
+from rag.markup import md_text
 from rag.models import Answer, Citation, Turn
 from ui import resources
 from ui.cards import paper_card
@@ -45,7 +46,7 @@ def pick_days() -> date | None:
 
 def _chip(citation: Citation) -> str:
     title = citation.title if len(citation.title) <= CHIP_TITLE_CHARS else citation.title[:CHIP_TITLE_CHARS] + "..."
-    return f"[{citation.number}] {md_text(title)}"
+    return f"{marker([citation.number])} {md_text(title)}"
 
 
 def show_citations(answer: Answer, key: str) -> None:
@@ -67,7 +68,7 @@ def show_sources(answer: Answer) -> None:
         return
     with st.expander(f"Sources ({len(answer.sources)})"):
         for source in answer.sources:
-            st.markdown(f"**[{source.number}] {md_text(source.paper.title)}** \u00b7 score {source.score:.3f}")
+            st.markdown(f"**{marker([source.number])} {md_text(source.paper.title)}** \u00b7 score {source.score:.3f}")
             st.markdown(md_text(source.text))
 
 

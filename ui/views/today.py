@@ -4,13 +4,13 @@ from datetime import date
 
 import streamlit as st
 
-from rag.digest import md_text
+from rag.markup import md_text
 from rag.models import Paper
 from ui import resources
 from ui.background import DayBriefing
 from ui.cards import paper_card
 
-# Seconds between refreshes while explainers are being written (~13 s each on the local model).
+# Seconds between refreshes while explainers are being written (p50 ~8 s each on the local model, README).
 REFRESH_S = 3
 SEARCH_RESULTS = 10
 
@@ -48,13 +48,13 @@ def _card(briefing: DayBriefing, paper: Paper, key: str) -> None:
 def show_topics(briefing: DayBriefing) -> None:
     """Every paper once, under its topic: largest topic first, most upvoted first within it; until the
     topics are ready, every paper most upvoted first."""
-    if not briefing.topics:
+    if briefing.digest is None:
         for paper in briefing.papers:
             _card(briefing, paper, key=paper.id)
         return
-    for name, papers in briefing.topics:
-        st.subheader(f"{md_text(name)} ({len(papers)})", divider="gray")
-        for paper in papers:
+    for topic in briefing.digest.topics:
+        st.subheader(f"{md_text(topic.name)} ({len(topic.papers)})", divider="gray")
+        for paper in topic.papers:
             _card(briefing, paper, key=paper.id)
 
 
@@ -72,7 +72,7 @@ def show_day(briefing: DayBriefing, query: str, refreshing: bool) -> None:
     """The part of the page that refreshes while explainers are written."""
     if refreshing and not briefing.working:
         st.rerun()  # a full run draws the finished day and drops the refresh timer
-    grouped = f"in {len(briefing.topics)} topics" if briefing.topics else "(grouping them by topic...)"
+    grouped = f"in {len(briefing.digest.topics)} topics" if briefing.digest else "(grouping them by topic...)"
     st.caption(f"{len(briefing.papers)} papers {grouped}, most upvoted first.")
     show_progress(briefing)
     if query:
