@@ -204,7 +204,7 @@ def _no_papers_error(store: Store, day: date | None) -> IndexNotFoundError:
     return IndexNotFoundError(f"No papers {where}. {hint}")
 
 
-def _paper_vectors(store: Store, papers: list[Paper]) -> dict[str, list[float]]:
+def paper_vectors(store: Store, papers: list[Paper]) -> dict[str, list[float]]:
     """Vectors from the index; a paper it lacks (indexed with another embedding model) is embedded now."""
     vectors = store.index.paper_vectors(store.catalog.chunk_ids([p.id for p in papers]))
     missing = [p for p in papers if p.id not in vectors]
@@ -217,7 +217,7 @@ def _paper_vectors(store: Store, papers: list[Paper]) -> dict[str, list[float]]:
 def group_by_topic(store: Store, papers: list[Paper]) -> list[list[Paper]]:
     """The papers clustered by meaning, no model needed: largest group first, each most upvoted first."""
     by_id = {p.id: p for p in papers}
-    return [sorted((by_id[i] for i in ids), key=_rank) for ids in cluster(_paper_vectors(store, papers))]
+    return [sorted((by_id[i] for i in ids), key=_rank) for ids in cluster(paper_vectors(store, papers))]
 
 
 def build_digest(store: Store, calls: ModelCalls, day: date | None, explain: Callable[[Paper], Explainer]) -> Digest:

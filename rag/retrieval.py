@@ -2,8 +2,8 @@
 
 import math
 from collections import Counter
-from datetime import date
 
+from rag.catalog import Days
 from rag.errors import IndexNotFoundError
 from rag.models import Hit
 from rag.settings import Mode
@@ -44,7 +44,7 @@ def keyword_scores(question: str, store: Store, k: int, paper_ids: list[str] | N
     return dict(sorted(scores.items(), key=lambda kv: -kv[1])[:k])
 
 
-def _paper_filter(store: Store, day: date | None, paper_id: str | None) -> list[str] | None:
+def _paper_filter(store: Store, day: Days | None, paper_id: str | None) -> list[str] | None:
     if paper_id:
         return [store.catalog.paper(paper_id).id]
     if day:
@@ -66,11 +66,12 @@ def retrieve(
     question: str,
     store: Store,
     k: int = 5,
-    day: date | None = None,
+    day: Days | None = None,
     paper_id: str | None = None,
     mode: Mode = "hybrid",
 ) -> list[Hit]:
-    """The k papers that best match question, each with its best chunk, best first."""
+    """The k papers that best match question, each with its best chunk, best first; day narrows it to
+    the papers listed on a day or in a DayRange."""
     if store.catalog.chunk_count() == 0:
         raise IndexNotFoundError("Nothing is ingested yet; run `paperboy ingest FILE` first.")
     allowed = _paper_filter(store, day, paper_id)

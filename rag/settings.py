@@ -90,6 +90,23 @@ class Settings(BaseSettings):
     )
     min_keyword_score: float = Field(default=4.0, description="BM25 score that counts as a strong keyword match")
 
+    hf_api_url: str = Field(
+        default="https://huggingface.co/api/daily_papers", description="The Hugging Face daily papers API (a mirror)"
+    )
+    arxiv_api_url: str = Field(default="http://export.arxiv.org/api/query", description="The arXiv API (a mirror)")
+
+    smtp_host: str | None = Field(default=None, description="SMTP server for the email digest; unset: no email")
+    smtp_port: int | None = Field(default=None, ge=1, le=65535, description="Default 587 for starttls, 465 for ssl, 25")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="starttls upgrades a plain connection; ssl is TLS from the start (port 465)"
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login; unset: no login")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password: never printed, logged or written")
+    mail_from: str | None = Field(default=None, description="The digest's From address")
+    mail_to: str | None = Field(
+        default=None, description="Where the digest goes: one address, or several, comma-separated"
+    )
+
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> "Settings":
         if self.chunk_overlap >= self.chunk_tokens:
@@ -101,7 +118,7 @@ class Settings(BaseSettings):
 
     @property
     def catalog_path(self) -> Path:
-        """SQLite file holding papers, listings and (later) explainers."""
+        """SQLite file holding papers, listings, explainers, topic names and the reader's interests."""
         return self.data_dir / "catalog.sqlite3"
 
     @property
