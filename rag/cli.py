@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 import rag
-from rag import cli_interests
+from rag import cli_daily, cli_interests
 from rag.catalog import Catalog, Days
 from rag.cli_shared import echo_json as _echo_json
 from rag.cli_shared import parse_day as _day
@@ -27,6 +27,7 @@ from rag.sources import MAX_BYTES, READERS, ReadOptions, utc_today
 
 if TYPE_CHECKING:
     from rag.chains import ModelCalls
+    from rag.digest import Digest
     from rag.models import Answer, Explainer, IngestReport, Paper
     from rag.store import Store
 
@@ -385,8 +386,19 @@ def cli_explain(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write FILE.md (Markdown) or FILE.html (a self-contained page); default: Markdown to stdout.",
 )
+@click.option("--feed", type=click.Path(dir_okay=False, path_type=Path), help="Also write the day as an Atom feed.")
+@click.option(
+    "--sort",
+    type=click.Choice(["upvotes", "for-you"]),
+    default="upvotes",
+    show_default=True,
+    help="Order within topics; muted and hidden papers are folded into a last topic either way.",
+)
+@click.option("--email", is_flag=True, help="Also send it by email (SMTP settings: .env.example).")
 @click.pass_obj
-def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
+def cli_digest(
+    settings: Settings, day: date | None, out: Path | None, feed: Path | None, sort: str, email: bool
+) -> None:
     """The day in one page: papers grouped by topic, most upvoted first, each with TL;DR and explainer.
 
     Explainers not written yet are generated first (cached, so a second digest is quick).
@@ -394,12 +406,15 @@ def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
     from tqdm import tqdm
 
     from rag.chains import ModelCalls
-    from rag.digest import build_digest, render_html, render_markdown
+    from rag.daily import build_reader_digest
     from rag.explain import explain_paper
-    from rag.model_service import background_work
     from rag.providers import get_chat
     from rag.store import open_store
 
+    if email:
+        from rag.mail import check_mail_settings
+
+        check_mail_settings(settings)
     store = open_store(settings)
     days = store.catalog.days()
     day = day or (days[0] if days else None)
@@ -411,15 +426,29 @@ def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
             bar.update(1)
             return explainer
 
-        with background_work():
-            digest = build_digest(store, calls, day, explain)
+        digest = build_reader_digest(store, calls, day, sort == "for-you", explain)
+    _write_digest(digest, out, feed, settings)
+    if email:
+        from rag.mail import send_digest
+
+        click.echo(f"Sent the digest to {', '.join(send_digest(digest, settings))}.", err=True)
+
+
+def _write_digest(digest: Digest, out: Path | None, feed: Path | None, settings: Settings) -> None:
+    from rag.digest import render_html, render_markdown
+    from rag.feed import render_feed
+    from rag.locks import write_atomically
+
+    papers = sum(len(t.papers) for t in digest.topics)
+    if feed is not None:
+        write_atomically(feed, render_feed([digest], f"urn:paperboy:digest:{digest.day}", feed.resolve().as_uri()))
+        click.echo(f"Wrote {feed}: the Atom feed of {papers} papers.", err=True)
     html = out is not None and out.suffix.lower() in {".html", ".htm"}
     page = render_html(digest) if html else render_markdown(digest)
     if out is None:
         click.echo(page)
         return
     out.write_text(page, encoding="utf-8")
-    papers = sum(len(t.papers) for t in digest.topics)
     click.echo(f"Wrote {out}: {papers} papers in {len(digest.topics)} topics.", err=True)
 
 
@@ -663,5 +692,5 @@ def cli_ui(host: str, port: int) -> None:
 
 
 # Commands past the core ones live in their own modules (STYLE.md: split a CLI past ~500 lines).
-for _command in cli_interests.COMMANDS:
+for _command in [cli_daily.cli_daily, *cli_interests.COMMANDS]:
     cli.add_command(_command)

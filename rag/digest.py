@@ -63,6 +63,7 @@ class Digest(BaseModel):
     day: date | None = Field(description="The listing day; None for every paper in the catalog")
     topics: list[Topic] = Field(description="Topics, largest first; every paper is in exactly one")
     model: str = Field(description="Chat model that named the topics and wrote the explainers")
+    order: str = Field(default="most upvoted first", description="How papers are ordered within a topic, in words")
 
 
 # Clustering.
@@ -246,7 +247,7 @@ def _papers_count(n: int) -> str:
 def _summary(digest: Digest) -> str:
     papers = sum(len(t.papers) for t in digest.topics)
     topics = "1 topic" if len(digest.topics) == 1 else f"{len(digest.topics)} topics"
-    return f"{_papers_count(papers)} in {topics}, most upvoted first. Explainers by {digest.model}."
+    return f"{_papers_count(papers)} in {topics}, {digest.order}. Explainers by {digest.model}."
 
 
 def _flag_note(explainer: Explainer) -> str:

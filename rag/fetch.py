@@ -1,6 +1,5 @@
 """The live edge: download one day's list from Hugging Face or arXiv into files that ingest reads."""
 
-import os
 import time
 from datetime import date
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import httpx
 
 from rag.errors import FetchError
+from rag.locks import write_atomically
 from rag.settings import Settings
 from rag.sources.arxiv import build_query_url
 
@@ -44,7 +44,7 @@ def fetch_hf(day: date, folder: Path, client: httpx.Client, api_url: str) -> lis
         items = response.json()
         if not items:  # a day with nothing listed is valid, and so is an exact multiple of the page size
             break
-        files.append(_save(folder / f"hf-{day}-p{page}.json", response.content))
+        files.append(write_atomically(folder / f"hf-{day}-p{page}.json", response.content))
         if len(items) < HF_PAGE_SIZE:
             break
     return files
@@ -59,19 +59,10 @@ def fetch_arxiv(day: date, category: str, folder: Path, client: httpx.Client, ap
         response = _get(client, build_query_url(day, category, start, ARXIV_PAGE_SIZE, api_url))
         entries = response.content.count(b"<entry")
         if entries:
-            files.append(_save(folder / f"arxiv-{category}-{day}-{start}.xml", response.content))
+            files.append(write_atomically(folder / f"arxiv-{category}-{day}-{start}.xml", response.content))
         if entries < ARXIV_PAGE_SIZE:
             break
     return files
-
-
-def _save(path: Path, content: bytes) -> Path:
-    # Written aside and renamed: a download stopped halfway never leaves a truncated file to ingest.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_bytes(content)
-    os.replace(partial, path)
-    return path
 
 
 def fetch_day(

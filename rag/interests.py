@@ -21,6 +21,7 @@ from rag.models import STRICT, Paper
 from rag.text import keyword_terms
 
 if TYPE_CHECKING:
+    from rag.digest import Digest
     from rag.store import Store
 
 # arxiv-sanity-lite's settings (its serve.py): a soft margin, classes weighed by their sizes.
@@ -203,3 +204,30 @@ def rank_for_you(store: Store, papers: list[Paper]) -> ForYou:
         )
     ranked.sort(key=lambda r: (-r.score, -r.paper.upvotes, r.paper.title.lower()))
     return ForYou(shown=[r for r in ranked if not r.folded], folded=[r for r in ranked if r.folded], learned=learned)
+
+
+FOLDED_TOPIC = "Folded away (muted or hidden)"
+
+
+def arrange_digest(digest: Digest, ranking: ForYou, for_you: bool) -> Digest:
+    """The digest as the reader wants it: muted and hidden papers moved to a last topic of their own
+    (folded, not lost); with for_you, each topic's papers and the topics themselves in the reader's order."""
+    from rag.digest import Digest, Topic
+
+    score = {r.paper.id: r.score for r in [*ranking.shown, *ranking.folded]}
+    folded = {r.paper.id for r in ranking.folded}
+    topics = []
+    for topic in digest.topics:
+        kept = [p for p in topic.papers if p.id not in folded]
+        if for_you:
+            kept.sort(key=lambda p: -score.get(p.id, 0.0))
+        if kept:
+            topics.append(topic.model_copy(update={"papers": kept}))
+    if for_you:
+        topics.sort(key=lambda t: -score.get(t.papers[0].id, 0.0))
+    aside = [p for t in digest.topics for p in t.papers if p.id in folded]
+    if aside:
+        explainers = {p.id: e for t in digest.topics for p in aside if (e := t.explainers.get(p.id))}
+        topics.append(Topic(name=FOLDED_TOPIC, papers=aside, explainers=explainers))
+    order = "in your order (for you)" if for_you else "most upvoted first"
+    return Digest(day=digest.day, topics=topics, model=digest.model, order=order)
