@@ -99,8 +99,8 @@ def _print_ingest(report: IngestReport, as_json: bool) -> None:
         _echo_json(report.model_dump())
     else:
         click.echo(report.summary())
-    for listing_day in report.listing_days:
-        click.echo(listing_day.message(), err=True)
+        for listing_day in report.listing_days:  # in JSON, listing_days says it
+            click.echo(listing_day.message(), err=True)
     for failure in report.failed_files:
         click.echo(f"Error: {failure}", err=True)
     if report.failed_files:

@@ -13,7 +13,7 @@ from langchain_core.messages import BaseMessage
 from streamlit.testing.v1 import AppTest
 
 from rag import cli as cli_module
-from rag import fetch, providers
+from rag import providers
 from rag.explain import explain_prompt, method_name
 from rag.ingest import ingest_files
 from rag.models import Explainer, Paper
@@ -368,7 +368,7 @@ def test_library_shows_stats_and_the_endpoint_but_never_the_key(
 
 def test_fetching_offline_is_one_clear_error(sample_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A closed loopback port fails the way a machine without a network does, and sends nothing out.
-    monkeypatch.setattr(fetch, "HF_URL", "http://127.0.0.1:9/api/daily_papers")
+    monkeypatch.setenv("PAPERBOY_HF_API_URL", "http://127.0.0.1:9/api/daily_papers")
     at = open_app("library")
     at.form_submit_button[1].click().run()
     assert not at.exception
