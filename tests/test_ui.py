@@ -14,25 +14,26 @@ from streamlit.testing.v1 import AppTest
 
 from rag import cli as cli_module
 from rag import providers
-from rag.explain import explain_prompt, method_name
+from rag.explain import explain_prompt
 from rag.ingest import ingest_files
 from rag.models import Explainer, Paper
 from rag.settings import Settings
 from rag.store import open_store
-from tests.conftest import FIXTURES, ROOT, HashEmbeddings, ScriptedChat, run_cli
+from tests.conftest import (
+    FIXTURES,
+    ROOT,
+    TOPIC_NAME,
+    HashEmbeddings,
+    ScriptedChat,
+    run_cli,
+    topic_or_explainer,
+)
 from ui.background import DayBriefing, SharedChat
 
 APP = ROOT / "ui" / "app.py"
 DAY = date(2025, 10, 31)
 FLEX_QUESTION = "What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?"
 FLEX_ANSWER = "Flex delivers a 5.75x speedup for a single MoE layer [1]."
-TOPIC_NAME = "Named By The Model"
-# 97 plain words, no numbers: with the paper's method (or title) named, it passes every explainer
-# check, so each paper costs exactly one model call.
-EXPLAINER = "The authors show a simpler way to do this task. " + " ".join(
-    ["This paper looks at a hard problem and tries a new and simpler way to solve it well."] * 4
-    + ["The results suggest that the idea works better than the older ways people used before."] * 1
-)
 
 
 @pytest.fixture(autouse=True)
@@ -116,16 +117,6 @@ def test_ui_without_the_app_says_where_it_looked(monkeypatch: pytest.MonkeyPatch
 # Today.
 
 
-def _topic_or_explainer(messages: list[BaseMessage]) -> str:
-    if "common topic" in str(messages[0].content):
-        return TOPIC_NAME
-    title_line, rest = str(messages[1].content).split("\n", 1)
-    title = title_line.removeprefix("Title: ")
-    abstract = rest.removeprefix("<abstract>\n").split("\n</abstract>", 1)[0]
-    paper = Paper(id="x", title=title, abstract=abstract, source="jsonl")
-    return f"{EXPLAINER} It is called {method_name(paper) or title}."
-
-
 def _cache_explainer(data_dir: Path, paper: Paper, text: str) -> None:
     """An explainer in the catalog under the key explain_paper would use for the scripted model."""
     explainer = Explainer(
@@ -164,7 +155,7 @@ def test_today_groups_the_day_by_topic_and_explains_in_the_background(sample_sto
 
     def slow_model(messages: list[BaseMessage]) -> str:
         assert model_free.wait(timeout=20), "the test never let the model answer"
-        return _topic_or_explainer(messages)
+        return topic_or_explainer(messages)
 
     chat.script = [slow_model]
     top = open_store(Settings(data_dir=sample_store)).catalog.papers(DAY)[0]
@@ -199,7 +190,7 @@ def test_today_groups_the_day_by_topic_and_explains_in_the_background(sample_sto
 def test_background_explainers_wait_while_a_user_waits_for_an_answer(
     fake_embedder: HashEmbeddings, chat: ScriptedChat, settings: Settings
 ) -> None:
-    chat.script = [_topic_or_explainer]
+    chat.script = [topic_or_explainer]
     store = open_store(settings)
     ingest_files([FIXTURES / "papers.jsonl"], store)
     shared = SharedChat(settings)
@@ -216,7 +207,7 @@ def test_background_explainers_wait_while_a_user_waits_for_an_answer(
 
 
 def test_today_abstract_toggle_and_search(sample_store: Path, chat: ScriptedChat) -> None:
-    chat.script = [_topic_or_explainer]
+    chat.script = [topic_or_explainer]
     at = open_app("today")
     first = at.toggle[0]
     paper = next(
