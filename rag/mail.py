@@ -89,8 +89,8 @@ def send_digest(digest: Digest, settings: Settings) -> list[str]:
         ) from None
     except ssl.SSLError as ex:
         raise MailError(f"No secure connection to {where} ({ex.reason}); check PAPERBOY_SMTP_SECURITY.") from None
-    except smtplib.SMTPNotSupportedError:
-        raise MailError(f"{where} offers no STARTTLS; set PAPERBOY_SMTP_SECURITY to ssl or none.") from None
+    except smtplib.SMTPNotSupportedError as ex:  # no STARTTLS, or no AUTH on this connection
+        raise MailError(f"{where}: {ex} Check PAPERBOY_SMTP_SECURITY and PAPERBOY_SMTP_USER.") from None
     except (smtplib.SMTPException, OSError) as ex:
         raise MailError(
             f"Cannot send the digest through {where}: {type(ex).__name__}: {ex}. Try again later."
