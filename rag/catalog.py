@@ -9,7 +9,7 @@ read in place by every process (FTS5 finds and pre-ranks the candidates) and nev
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -440,6 +440,11 @@ class Catalog:
         """Number of papers."""
         with self._connect() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
+
+
+def utc_stamp() -> str:
+    """Now in UTC, in the form listings_added.added_at has (2026-12-04T08:00:01.123), so they compare as text."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
 def _slices(ids: list[str], size: int = 500) -> Iterator[list[str]]:

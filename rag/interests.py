@@ -115,6 +115,23 @@ def matching(terms: list[str], keywords: list[str]) -> list[str]:
     return [k for k in keywords if mentions(terms, keyword_phrase(k))]
 
 
+def fold_reasons(
+    catalog: Catalog, papers: list[Paper], terms: dict[str, list[str]] | None = None
+) -> dict[str, str]:
+    """Why each folded paper is folded away ("hidden", "muted: crypto"); papers shown are left out.
+    Needs only the catalog, so a page can fold before the store is open."""
+    hidden = set(catalog.marked("hidden"))
+    mutes = catalog.keywords("mute")
+    if mutes and terms is None:
+        terms = catalog.paper_terms([p.id for p in papers])
+    reasons = {}
+    for paper in papers:
+        muted = matching((terms or {}).get(paper.id, []), mutes) if mutes else []
+        if paper.id in hidden or muted:
+            reasons[paper.id] = "hidden" if paper.id in hidden else f"muted: {', '.join(muted)}"
+    return reasons
+
+
 def stars_key(starred: list[str], model_id: str) -> str:
     """What the trained ranker depends on: the starred papers and the embedding model."""
     return hashlib.sha256("\n".join([model_id, *sorted(starred)]).encode()).hexdigest()[:16]
@@ -172,9 +189,10 @@ def rank_for_you(store: Store, papers: list[Paper]) -> ForYou:
     from rag.digest import paper_vectors
 
     catalog = store.catalog
-    starred, read, hidden = (catalog.marked(m) for m in ("star", "read", "hidden"))
-    follows, mutes = catalog.keywords("follow"), catalog.keywords("mute")
+    starred, read = catalog.marked("star"), catalog.marked("read")
+    follows = catalog.keywords("follow")
     terms = catalog.paper_terms([p.id for p in papers])
+    folds = fold_reasons(catalog, papers, terms)
     vectors = paper_vectors(store, papers) if starred else {}
     learned = bool(starred) and len(catalog.stored(starred)) < catalog.count()
     svm = np.zeros(len(papers))
@@ -187,10 +205,8 @@ def rank_for_you(store: Store, papers: list[Paper]) -> ForYou:
         close = [int((star_x @ vector >= CLOSE_COSINE).sum()) for vector in x] if len(star_x) else close
     ranked = []
     for paper, learned_score, near in zip(papers, svm, close, strict=True):
-        paper_terms = terms.get(paper.id, [])
-        matches = matching(paper_terms, follows)
-        muted = matching(paper_terms, mutes)
-        folded = "hidden" if paper.id in hidden else f"muted: {', '.join(muted)}" if muted else None
+        matches = matching(terms.get(paper.id, []), follows)
+        folded = folds.get(paper.id)
         ranked.append(
             RankedPaper(
                 paper=paper,

@@ -1,6 +1,7 @@
 """The app, page by page, through streamlit's AppTest (the script runs in this process, so fakes apply),
 and the `paperboy ui` command that starts it."""
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -366,3 +367,24 @@ def test_fetching_offline_is_one_clear_error(sample_store: Path, monkeypatch: py
     (error,) = at.error
     assert "offline" in error.value
     assert next(m for m in at.metric if m.label == "Papers").value == "45"
+
+
+def test_the_day_picker_counts_papers_and_marks_what_is_new_since_the_last_visit(
+    sample_store: Path, tmp_path: Path
+) -> None:
+    first = open_app("today")  # the first visit: nothing is "new"
+    assert not first.exception
+    assert first.selectbox[0].options == ["Friday 31 October 2025 (45 papers)"]
+    assert "new since your last visit" not in shown(first)
+    path = tmp_path / "2025-11-03.jsonl"
+    path.write_text(json.dumps({"id": "2511.00001", "title": "A New Paper", "abstract": "We study it."}) + "\n")
+    assert run_cli("ingest", str(path)).exit_code == 0
+    later = open_app("today")  # a new session: a later visit
+    assert later.selectbox[0].options[0] == "Monday 03 November 2025 (1 paper) \u00b7 1 new"
+    assert "1 paper new since your last visit, 1 of them on this day." in shown(later)
+
+
+def test_ask_can_read_this_week(sample_store: Path) -> None:
+    at = open_app("ask")
+    assert not at.exception
+    assert "This week (2025-10-25 to 2025-10-31)" in at.selectbox[0].options
