@@ -68,9 +68,8 @@ def main() -> None:
             )  # type: ignore[misc]
             env.update(OPENAI_API_KEY="sk-stub", OPENAI_BASE_URL=stub.base_url, PAPERBOY_CHAT_MODEL="stub")
         print(f"machine: {cpu()}")
-        print(
-            f"day: {DAY}, {len(items)} papers; explainers from {'a stub on loopback' if args.stub else 'the local model'}"
-        )
+        source = "a stub on loopback" if args.stub else "the local model"
+        print(f"day: {DAY}, {len(items)} papers; explainers from {source}")
         cold, out = timed(env, "daily", "--date", DAY, "--json")
         report = json.loads(out)
         print(f"cold run: {cold:.1f} s wall, exit {report['exit_code']}")
