@@ -115,9 +115,7 @@ def matching(terms: list[str], keywords: list[str]) -> list[str]:
     return [k for k in keywords if mentions(terms, keyword_phrase(k))]
 
 
-def fold_reasons(
-    catalog: Catalog, papers: list[Paper], terms: dict[str, list[str]] | None = None
-) -> dict[str, str]:
+def fold_reasons(catalog: Catalog, papers: list[Paper], terms: dict[str, list[str]] | None = None) -> dict[str, str]:
     """Why each folded paper is folded away ("hidden", "muted: crypto"); papers shown are left out.
     Needs only the catalog, so a page can fold before the store is open."""
     hidden = set(catalog.marked("hidden"))
