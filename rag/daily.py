@@ -185,7 +185,8 @@ class DailyRun:
         started = time.perf_counter()
         fingerprint = getattr(self, f"_fingerprint_{step}")()
         record = self._record(step)
-        if record and record["fingerprint"] == fingerprint and self._still_there(record):
+        again = step == "fetch" and self.options.refetch
+        if record and record["fingerprint"] == fingerprint and self._still_there(record) and not again:
             detail = record.get("detail", "")
             self.report.steps.append(StepResult(step=step, status="skipped", detail=detail))
             self._after(step, record)
@@ -205,12 +206,13 @@ class DailyRun:
     def _after(self, step: str, record: dict[str, Any]) -> None:
         if step == "digest":
             self.report.files = dict(record.get("outputs", {}))
-        self.report.papers = len(self.catalog.papers(self.options.day)) if step != "fetch" else self.report.papers
+        if step == "ingest":
+            self.report.papers = len(self._day_papers())
 
     # Fingerprints: what each step's result depends on.
 
     def _fingerprint_fetch(self) -> str:
-        return _hash(self.options.category if self.options.source == "arxiv" else "", self.options.refetch or "")
+        return _hash(self.options.category if self.options.source == "arxiv" else "")
 
     def _fetched_files(self) -> list[str]:
         record = self._record("fetch")

@@ -141,3 +141,14 @@ def test_print_schedule_gives_a_cron_line_and_a_systemd_timer(settings: Settings
     assert f"5 8 * * * PAPERBOY_DATA_DIR={settings.data_dir.resolve()} " in result.output
     assert "OnCalendar=*-*-* 08:05:00" in result.output and "Persistent=true" in result.output
     assert run_cli("daily", "--print-schedule", "25:00").exit_code == 2
+
+
+def test_refetch_downloads_the_day_again_once(stand_in: StandIn, chat: ScriptedChat) -> None:
+    chat.script = [topic_or_explainer]
+    _daily("--date", DAY)
+    code, report = _daily("--date", DAY, "--refetch")
+    assert code == 0 and _statuses(report)["fetch"] == "done"
+    assert _statuses(report)["ingest"] == "skipped"  # the same list: nothing new to ingest
+    code, report = _daily("--date", DAY)
+    assert set(_statuses(report).values()) == {"skipped"}
+    assert len(stand_in.requests) == 2
