@@ -152,3 +152,13 @@ def test_refetch_downloads_the_day_again_once(stand_in: StandIn, chat: ScriptedC
     code, report = _daily("--date", DAY)
     assert set(_statuses(report).values()) == {"skipped"}
     assert len(stand_in.requests) == 2
+
+
+def test_an_arxiv_day_lists_its_papers_on_the_day_asked(stand_in: StandIn, chat: ScriptedChat) -> None:
+    chat.script = [topic_or_explainer]
+    stand_in.arxiv_feed = (FIXTURES / "arxiv_feed.xml").read_bytes()
+    code, report = _daily("--date", DAY, "--source", "arxiv", "--category", "cs.CL")
+    assert code == 0, report
+    assert report["source"] == "arxiv cs.CL" and report["papers"] == 3
+    assert "cat:cs.CL" in stand_in.requests[0]
+    assert len(json.loads(run_cli("papers", "--date", DAY, "--json").output)) == 3
