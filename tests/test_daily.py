@@ -25,9 +25,10 @@ PAPER_IDS = {item["paper"]["id"] for item in json.loads(DAY_FILE.read_text())}
 
 @pytest.fixture
 def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
-    """The Daily Papers API on 127.0.0.1 with the fixture day."""
+    """The Daily Papers and arXiv APIs on 127.0.0.1, with the fixture day."""
     with serving(StandIn(hf_days={DAY: DAY_FILE.read_bytes()})) as server:
         monkeypatch.setenv("PAPERBOY_HF_API_URL", server.hf_url)
+        monkeypatch.setenv("PAPERBOY_ARXIV_API_URL", server.arxiv_url)
         yield server
 
 
