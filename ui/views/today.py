@@ -141,7 +141,8 @@ def show_day(briefing: DayBriefing, query: str, order: str, refreshing: bool) ->
     if refreshing and not briefing.working:
         st.rerun()  # a full run draws the finished day and drops the refresh timer
     grouped = f"in {len(briefing.topics)} topics" if briefing.topics else "(grouping them by topic...)"
-    st.caption(f"{len(briefing.papers)} papers {grouped}, most upvoted first.")
+    order_words = "in your order" if order == "For you" and not query else "most upvoted first"
+    st.caption(f"{len(briefing.papers)} papers {grouped}, {order_words}.")
     show_progress(briefing)
     if query:
         show_search(briefing, query)
