@@ -147,7 +147,8 @@ def test_every_page_renders_without_an_error(app_url: str, browser, title: str) 
     assert page.get_by_test_id("stException").count() == 0
     assert page.get_by_test_id("stAlertContentError").count() == 0
     if title == "Today":
-        assert page.get_by_text("Original abstract").count() >= 10  # the day's cards
+        # The day's cards; the part of the page that fills in with explainers redraws every few seconds.
+        _wait_for(page, lambda: page.get_by_text("Original abstract").count() >= 10)
     page.close()
 
 
