@@ -12,9 +12,9 @@ A 1.5B model needs the pipeline to do much of the work, so the model only writes
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
 from typing import NamedTuple
 
+from rag.catalog import Days
 from rag.chains import ModelCalls, OnToken
 from rag.citations import (
     MARKER,
@@ -578,7 +578,7 @@ class Asker:
         question: str,
         history: Sequence[Turn] = (),
         k: int | None = None,
-        day: date | None = None,
+        day: Days | None = None,
         paper_id: str | None = None,
         mode: str | None = None,
         on_token: OnToken | None = None,

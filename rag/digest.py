@@ -57,6 +57,7 @@ class Digest(BaseModel):
     model: str | None = Field(
         default=None, description="Chat model that named the topics and wrote the explainers; None in a draft"
     )
+    order: str = Field(default="most upvoted first", description="How papers are ordered within a topic, in words")
 
 
 # Clustering. Hand-written spherical k-means in numpy, kept over scikit-learn's KMeans: on the sample
@@ -200,7 +201,7 @@ def _no_papers_error(store: Store, day: date | None) -> IndexNotFoundError:
     return IndexNotFoundError(f"No papers {where}. {hint}")
 
 
-def _paper_vectors(store: Store, papers: list[Paper]) -> dict[str, list[float]]:
+def paper_vectors(store: Store, papers: list[Paper]) -> dict[str, list[float]]:
     """Vectors from the index; a paper it lacks (indexed with another embedding model) is embedded now."""
     vectors = store.index.paper_vectors(store.catalog.chunk_ids([p.id for p in papers]))
     missing = [p for p in papers if p.id not in vectors]
@@ -213,7 +214,7 @@ def _paper_vectors(store: Store, papers: list[Paper]) -> dict[str, list[float]]:
 def group_by_topic(store: Store, papers: list[Paper]) -> list[list[Paper]]:
     """The papers clustered by meaning, no model needed: largest group first, each most upvoted first."""
     by_id = {p.id: p for p in papers}
-    return [sorted((by_id[i] for i in ids), key=_rank) for ids in cluster(_paper_vectors(store, papers))]
+    return [sorted((by_id[i] for i in ids), key=_rank) for ids in cluster(paper_vectors(store, papers))]
 
 
 def draft_digest(store: Store, day: date | None) -> Digest:
@@ -302,7 +303,7 @@ def _page(template: str, digest: Digest) -> str:
         template,
         digest=digest,
         title=f"Paperboy digest: {digest.day.isoformat() if digest.day else 'all papers'}",
-        summary=f"{counted(papers, 'paper')} in {counted(len(digest.topics), 'topic')}, most upvoted first. "
+        summary=f"{counted(papers, 'paper')} in {counted(len(digest.topics), 'topic')}, {digest.order}. "
         f"Explainers by {digest.model}.",
         anchors=_md_anchors(digest.topics),
         flag_note=_flag_note,

@@ -1,18 +1,23 @@
 """Paper -> a checked plain-language explainer, cached by paper text, prompt version and model."""
 
+from __future__ import annotations
+
 import re
 import time
 from collections.abc import Callable
-
-from langchain_core.messages import BaseMessage, HumanMessage
+from typing import TYPE_CHECKING
 
 from rag.catalog import Catalog
-from rag.chains import ModelCalls
 from rag.grounding import unsupported_numbers
 from rag.models import Explainer, Paper
 from rag.prompts import Prompt, load_prompt
 from rag.text import finished_part, split_sentences, words
 from rag.untrusted import prompt_text, prompt_title
+
+if TYPE_CHECKING:  # LangChain loads only to write one: `paperboy daily` checks the cache without it (2.4 s)
+    from langchain_core.messages import BaseMessage
+
+    from rag.chains import ModelCalls
 
 EXPLAIN_PROMPT_VERSION = 4
 MIN_WORDS = 60
@@ -124,6 +129,8 @@ def retry_turn(problem: str, paper: Paper) -> list[BaseMessage]:
     that the method's name was missing, it left GVGEN out again; asked to say it in the first
     sentence, it did. Given the opening words ("Flex is"), it copied the abstract from there.
     """
+    from langchain_core.messages import HumanMessage
+
     name = method_name(paper)
     naming = f" Say the name {name} in the first sentence." if name else ""
     return [

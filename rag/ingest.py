@@ -7,7 +7,7 @@ from rag.chunks import chunk_papers
 from rag.errors import PaperboyError, SourceError
 from rag.models import IngestReport, Paper
 from rag.settings import Settings
-from rag.sources import ReadOptions, read_papers
+from rag.sources import ReadOptions, list_on_a_day, read_papers
 from rag.store import Progress, Store
 
 
@@ -66,12 +66,13 @@ def ingest_files(
     total = IngestReport()
     for path in paths:
         try:
-            papers = read_papers(path, fmt, options)
+            papers, listing_day = list_on_a_day(read_papers(path, fmt, options), path)
             check_sizes(papers, path, store.settings)
             report = ingest_papers(papers, store, progress)
         except PaperboyError as ex:
             total.failed_files.append(str(ex))
             continue
+        total.listing_days += [listing_day] if listing_day else []
         total.new += report.new
         total.updated += report.updated
         total.unchanged += report.unchanged

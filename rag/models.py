@@ -3,7 +3,7 @@
 import hashlib
 import re
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -58,6 +58,21 @@ class Paper(BaseModel):
     def content_hash(self) -> str:
         """Hash of what gets embedded and explained: a change here means re-chunk and re-explain."""
         return hashlib.sha256(f"{self.title}\n{self.abstract}".encode()).hexdigest()[:16]
+
+
+class DayRange(BaseModel):
+    """Listing days from since to until, both included; an open end reaches the first or last day."""
+
+    model_config = STRICT
+
+    since: date | None = Field(default=None, description="First day, included")
+    until: date | None = Field(default=None, description="Last day, included")
+
+    def label(self) -> str:
+        """How a message names the range."""
+        if self.since and self.until:
+            return f"from {self.since} to {self.until}"
+        return f"since {self.since}" if self.since else f"until {self.until}" if self.until else "on any day"
 
 
 class Chunk(BaseModel):
@@ -115,6 +130,21 @@ class Hit(BaseModel):
         return self.scores.get("keyword")
 
 
+class ListingDay(BaseModel):
+    """The day a file's papers were listed on when the file did not say: never no day."""
+
+    model_config = STRICT
+
+    file: str = Field(description="The file, as given")
+    day: date = Field(description="The day its papers without one are listed on")
+    taken_from: Literal["file name", "today"] = Field(description="Where that day came from")
+
+    def message(self) -> str:
+        """One line for the user."""
+        source = "its name" if self.taken_from == "file name" else "today's date (UTC); pass --date to choose"
+        return f"{self.file}: the file gives no listing day; its papers are listed on {self.day} (from {source})."
+
+
 class IngestReport(BaseModel):
     """What one ingest call did, per file and in total."""
 
@@ -125,6 +155,9 @@ class IngestReport(BaseModel):
     unchanged: int = Field(default=0, description="Papers already stored as they are")
     chunks: int = Field(default=0, description="Chunks written")
     failed_files: list[str] = Field(default_factory=list, description="One message per file that was not ingested")
+    listing_days: list[ListingDay] = Field(
+        default_factory=list, description="Files that gave no listing day, and the day used instead"
+    )
     seconds: float = Field(default=0.0, description="Wall time of the call")
 
     def summary(self) -> str:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
+from rag.catalog import Days
 from rag.errors import IndexNotFoundError
 from rag.models import Hit
 from rag.text import keyword_terms
@@ -148,7 +148,7 @@ def gates(hits: list[Hit]) -> list[tuple[str, Retriever]]:
     return [(name, RETRIEVERS[name]) for name in MODES[hits[0].mode].gates]
 
 
-def _paper_filter(store: Store, day: date | None, paper_id: str | None) -> list[str] | None:
+def _paper_filter(store: Store, day: Days | None, paper_id: str | None) -> list[str] | None:
     if paper_id:
         return [store.catalog.paper(paper_id).id]
     if day:
@@ -160,11 +160,12 @@ def retrieve(
     question: str,
     store: Store,
     k: int = 5,
-    day: date | None = None,
+    day: Days | None = None,
     paper_id: str | None = None,
     mode: str | None = None,
 ) -> list[Hit]:
-    """The k papers that best match question, each with its best chunk, best first; mode None is the settings'."""
+    """The k papers that best match question, each with its best chunk, best first; day narrows it to
+    the papers listed on a day or in a DayRange; mode None is the settings'."""
     if store.catalog.chunk_count() == 0:
         raise IndexNotFoundError("Nothing is ingested yet; run `paperboy ingest FILE` first.")
     allowed = _paper_filter(store, day, paper_id)

@@ -106,6 +106,22 @@ class Settings(BaseSettings):
         if name is not None and name not in registry:
             raise ValueError(f"unknown provider {name!r}; known: {', '.join(registry)}")
         return name
+    hf_api_url: str = Field(
+        default="https://huggingface.co/api/daily_papers", description="The Hugging Face daily papers API (a mirror)"
+    )
+    arxiv_api_url: str = Field(default="http://export.arxiv.org/api/query", description="The arXiv API (a mirror)")
+
+    smtp_host: str | None = Field(default=None, description="SMTP server for the email digest; unset: no email")
+    smtp_port: int | None = Field(default=None, ge=1, le=65535, description="Default 587 for starttls, 465 for ssl, 25")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="starttls upgrades a plain connection; ssl is TLS from the start (port 465)"
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login; unset: no login")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password: never printed, logged or written")
+    mail_from: str | None = Field(default=None, description="The digest's From address")
+    mail_to: str | None = Field(
+        default=None, description="Where the digest goes: one address, or several, comma-separated"
+    )
 
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> "Settings":
@@ -130,7 +146,8 @@ class Settings(BaseSettings):
 
     @property
     def catalog_path(self) -> Path:
-        """SQLite file holding papers, listings, chunks and their keyword terms, explainers and topic names."""
+        """SQLite file holding papers, listings, chunks and their keyword terms, explainers, topic names and
+        the reader's interests."""
         return self.data_dir / "catalog.sqlite3"
 
     @property

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -89,7 +90,8 @@ class OpenAIStub:
     """The server's state, shared by its handler threads."""
 
     def __init__(self) -> None:
-        self.answer = "Stub answer [1]."
+        # What a chat completion says: a fixed text, or a function of the request body.
+        self.answer: str | Callable[[dict[str, Any]], str] = "Stub answer [1]."
         self.requests: list[Request] = []
         self._queues: dict[str, deque[Reply]] = {CHAT_PATH: deque(), EMBED_PATH: deque()}
         self._defaults: dict[str, Reply] = {CHAT_PATH: OK, EMBED_PATH: OK}
@@ -124,6 +126,10 @@ class OpenAIStub:
         """Answer path with reply once its queue is empty."""
         with self._lock:
             self._defaults[path] = reply
+
+    def text_for(self, body: dict[str, Any]) -> str:
+        """The completion's text for this request."""
+        return self.answer(body) if callable(self.answer) else self.answer
 
     def requests_to(self, path: str) -> list[Request]:
         """Recorded requests to path, oldest first."""
@@ -245,16 +251,16 @@ def _handler_for(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             elif self.path == EMBED_PATH:
                 self._send_json(200, embeddings(body))
             elif body.get("stream") and reply.mid_stream and reply.silent_s:
-                chunks = chat_chunks(body, stub.answer)
+                chunks = chat_chunks(body, stub.text_for(body))
                 self._send_stream(chunks[:2], done=False)
                 time.sleep(reply.silent_s)
                 self._send_stream(chunks[2:], headers=False)
             elif body.get("stream") and reply.mid_stream:
-                self._send_stream([*chat_chunks(body, stub.answer)[:2], reply.error_body()], done=False)
+                self._send_stream([*chat_chunks(body, stub.text_for(body))[:2], reply.error_body()], done=False)
             elif body.get("stream"):
-                self._send_stream(chat_chunks(body, stub.answer))
+                self._send_stream(chat_chunks(body, stub.text_for(body)))
             else:
-                self._send_json(200, chat_completion(body, stub.answer))
+                self._send_json(200, chat_completion(body, stub.text_for(body)))
 
         def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()

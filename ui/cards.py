@@ -1,5 +1,7 @@
 """A paper as a card, the same on every page: title and link, upvotes, date, TL;DR and explainer or abstract."""
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from rag.markup import counted, md_explainer, md_text, safe_url
@@ -26,12 +28,24 @@ def _explainer(explainer: Explainer | None, waiting: str) -> None:
         st.caption(f"This explainer failed a check ({md_text(explainer.flag_reason or '')}); read the abstract too.")
 
 
-def paper_card(paper: Paper, explainer: Explainer | None, key: str, waiting: str = "Explainer on its way...") -> None:
-    """One paper in a bordered box; the toggle swaps the plain-language explainer for the original abstract."""
+def paper_card(
+    paper: Paper,
+    explainer: Explainer | None,
+    key: str,
+    waiting: str = "Explainer on its way...",
+    note: str | None = None,
+    actions: Callable[[], None] | None = None,
+) -> None:
+    """One paper in a bordered box; the toggle swaps the plain-language explainer for the original abstract.
+    A note (why it is shown where it is) goes under the facts; actions draw the reader's buttons at the end."""
     with st.container(border=True):
         st.markdown(_title(paper))
         st.caption(_facts(paper))
+        if note:
+            st.caption(md_text(note))
         if st.toggle("Original abstract", key=f"abstract-{key}"):
             st.markdown(md_text(paper.abstract))
         else:
             _explainer(explainer, waiting)
+        if actions:
+            actions()
