@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from rag.errors import PaperNotFoundError, StoreError, storage_failure
 from rag.models import Chunk, Explainer, Paper
-from rag.text import keyword_terms
+from rag.text import keyword_terms_of
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -130,20 +130,30 @@ class Catalog:
         """Insert or replace papers, their listing days and the chunks of every paper in chunks, in one
         transaction: the moment they become visible.
 
-        The papers' older chunks that the new ones do not repeat are deleted and marked unsettled;
-        their ids are returned, for the caller to drop from the vector index and then settle().
+        A paper's record changes its text only together with its chunks: a record whose text differs
+        from the stored one, saved without chunks (a plan made before another process wrote the paper),
+        keeps the stored record, so record and chunks always match. The papers' older chunks that the
+        new ones do not repeat are deleted and marked unsettled; their ids are returned, for the caller
+        to drop from the vector index and then settle().
         """
         rechunked = sorted({c.paper.id for c in chunks})
         new_ids = {c.id for c in chunks}
-        chunk_rows = []
-        for c in chunks:
-            terms = keyword_terms(c.text)
-            chunk_rows.append((c.id, c.paper.id, c.index, c.text, c.tokens, " ".join(terms), len(terms)))
+        terms_of = keyword_terms_of([c.text for c in chunks])
+        chunk_rows = [
+            (c.id, c.paper.id, c.index, c.text, c.tokens, " ".join(terms), len(terms))
+            for c, terms in zip(chunks, terms_of, strict=True)
+        ]
+        upsert = (
+            "INSERT INTO papers (id, content_hash, record) VALUES (?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET content_hash = excluded.content_hash, record = excluded.record"
+        )
+        rows = [(p.id, p.content_hash, p.model_dump_json()) for p in papers]
+        with_chunks = set(rechunked)
         with self._connect() as conn:
+            conn.executemany(upsert, [r for r in rows if r[0] in with_chunks])
             conn.executemany(
-                "INSERT INTO papers (id, content_hash, record) VALUES (?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET content_hash = excluded.content_hash, record = excluded.record",
-                [(p.id, p.content_hash, p.model_dump_json()) for p in papers],
+                upsert + " WHERE papers.content_hash = excluded.content_hash",
+                [r for r in rows if r[0] not in with_chunks],
             )
             conn.executemany(
                 "INSERT OR IGNORE INTO listings (paper_id, day) VALUES (?, ?)",
@@ -160,6 +170,15 @@ class Catalog:
             conn.executemany("INSERT OR IGNORE INTO unsettled_chunks (id) VALUES (?)", [(i,) for i in stale])
             conn.executemany("DELETE FROM unsettled_chunks WHERE id = ?", [(i,) for i in sorted(new_ids)])
         return stale
+
+    def listed(self, paper_ids: list[str]) -> set[tuple[str, date]]:
+        """The (paper id, day) listings the catalog holds for these papers."""
+        found: set[tuple[str, date]] = set()
+        with self._connect() as conn:
+            for part in _slices(paper_ids):
+                rows = conn.execute(f"SELECT paper_id, day FROM listings WHERE paper_id IN ({_marks(part)})", part)
+                found.update((pid, date.fromisoformat(day)) for pid, day in rows)
+        return found
 
     def unsettle(self, chunk_ids: list[str]) -> None:
         """Mark chunk ids the vector index is about to receive, before it does (see unsettled_chunks)."""

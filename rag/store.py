@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Called with (chunks embedded so far, chunks to embed).
 Progress = Callable[[int, int], None]
-# Embedding in slices keeps a progress bar moving: 64 chunks are ~1.3 s on 2 cores.
+# Embedding in slices keeps a progress bar moving: 64 abstracts are ~4.5 s on 2 cores.
 _EMBED_SLICE = 64
 
 
@@ -42,12 +42,19 @@ class Store(NamedTuple):
     settings: Settings
 
     def embed(self, texts: list[str], progress: Progress | None = None) -> list[list[float]]:
-        """Document vectors of texts, in slices so progress moves."""
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), _EMBED_SLICE):
-            vectors.extend(self.embedder.documents(texts[start : start + _EMBED_SLICE]))
+        """Document vectors of texts, in slices so progress moves.
+
+        The texts go in order of length, so each batch pads to texts of about its own length: embedding
+        a day's files one by one, in calls of ~17 chunks, ran at 0.90 of the rate of one sorted call.
+        """
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), _EMBED_SLICE):
+            part = order[start : start + _EMBED_SLICE]
+            for i, vector in zip(part, self.embedder.documents([texts[i] for i in part]), strict=True):
+                vectors[i] = vector
             if progress:
-                progress(len(vectors), len(texts))
+                progress(start + len(part), len(texts))
         return vectors
 
     def write(self, papers: list[Paper], chunks: list[Chunk], vectors: list[list[float]]) -> None:
