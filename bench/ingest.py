@@ -135,6 +135,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=512, help="papers embedded to measure the limit")
     args = parser.parse_args()
     files = sorted(args.archive.glob("*.json"))[: args.days]
+    if not files:
+        sys.exit(f"No day files (*.json) in {args.archive}; give the archive with --archive.")
     data_dir = fresh_dir(args.data_dir)
     env = {k: v for k, v in os.environ.items() if k not in {"CHROMA_HOST", "CHROMA_PORT"}}
     env["PAPERBOY_DATA_DIR"] = str(data_dir)

@@ -18,6 +18,10 @@ from rag.models import Chunk, Explainer, Paper
 from rag.text import keyword_terms_of
 
 _SCHEMA = """
+-- The library's id, made once: on a Chroma server shared by several machines, its vectors live in a
+-- collection named after it, so one library's writes and repairs never touch another's vectors.
+CREATE TABLE IF NOT EXISTS library (id TEXT NOT NULL);
+INSERT INTO library SELECT lower(hex(randomblob(8))) WHERE NOT EXISTS (SELECT 1 FROM library);
 CREATE TABLE IF NOT EXISTS papers (
     id TEXT PRIMARY KEY,
     content_hash TEXT NOT NULL,
@@ -114,6 +118,12 @@ class Catalog:
             raise storage_failure(ex, f"the catalog {self.path}") from ex
         finally:
             conn.close()
+
+    @property
+    def library_id(self) -> str:
+        """This catalog's id, made when it was created (16 hex digits)."""
+        with self._connect() as conn:
+            return str(conn.execute("SELECT id FROM library").fetchone()[0])
 
     def stored(self, ids: list[str]) -> dict[str, Paper]:
         """The stored record of each of these ids that exists."""
@@ -259,6 +269,14 @@ class Catalog:
             chunks, total_terms = conn.execute("SELECT chunks, terms FROM keyword_totals").fetchone()
         found = [(cid, text.split()) for cid, text in rows]
         return KeywordCandidates(found, doc_freq, chunks, total_terms / chunks if chunks else 0.0)
+
+    def keyword_index(self) -> dict[str, str | int]:
+        """Where the keyword index lives and how big it is, as `paperboy stats` reports it."""
+        with self._connect() as conn:
+            chunks = conn.execute("SELECT chunks FROM keyword_totals").fetchone()[0]
+            # The index proper is FTS5's blocks; each chunk's terms, its content, sit in chunks.terms.
+            size = conn.execute("SELECT COALESCE(SUM(LENGTH(block)), 0) FROM chunk_terms_data").fetchone()[0]
+        return {"location": f"{self.path} (SQLite FTS5 table chunk_terms)", "chunks": int(chunks), "bytes": int(size)}
 
     def chunk_count(self) -> int:
         """Number of chunks."""

@@ -242,6 +242,8 @@ def cli_stats(settings: Settings, as_json: bool) -> None:
         _echo_json(stats)
         return
     for key, value in stats.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{name} {part}" for name, part in value.items())
         click.echo(f"{key:<16} {', '.join(value) if isinstance(value, list) else value}")
 
 

@@ -60,10 +60,12 @@ class PaperboyEmbeddingFunction(EmbeddingFunction[Documents]):
         return "cosine"
 
 
-def collection_name(model_id: str) -> str:
-    """One collection per embedding model, so vectors of different sizes never mix."""
+def collection_name(model_id: str, library_id: str | None = None) -> str:
+    """One collection per embedding model, so vectors of different sizes never mix; on a Chroma server,
+    one per library too (see Catalog.library_id)."""
     slug = "".join(c if c.isalnum() else "-" for c in model_id.lower()).strip("-")
-    return f"papers-{slug}"[:512]
+    suffix = f"-{library_id}" if library_id else ""
+    return f"papers-{slug}"[: 512 - len(suffix)] + suffix
 
 
 @contextmanager
@@ -94,18 +96,20 @@ def open_client(settings: Settings) -> ClientAPI:
 
 
 class ChunkIndex:
-    """The embedding of every chunk, in one Chroma collection per embedding model.
+    """The embedding of every chunk, in one Chroma collection per embedding model (and per library on a
+    server, which several machines' libraries may share).
 
     It holds vectors and the paper id (for the day filter), not text: the catalog is the store of
     record for chunks, and a vector whose id the catalog does not hold is never shown.
     """
 
-    def __init__(self, client: ClientAPI, embeddings: Embeddings, model_id: str) -> None:
+    def __init__(self, client: ClientAPI, embeddings: Embeddings, model_id: str, library_id: str | None = None) -> None:
         self.model_id = model_id
-        self._described = f"the vector index {collection_name(model_id)}"
+        name = collection_name(model_id, library_id)
+        self._described = f"the vector index {name}"
         with _chroma_errors(self._described):
             self._collection: Collection = client.get_or_create_collection(
-                collection_name(model_id),
+                name,
                 embedding_function=PaperboyEmbeddingFunction(embeddings, model_id),  # type: ignore[arg-type]
                 configuration={"hnsw": {"space": "cosine"}},
             )
