@@ -58,7 +58,7 @@ def embedding_limit(files: list[Path], sample: int, settings: Settings) -> tuple
     chosen = random.Random(17).sample(papers, min(sample, len(papers)))
     texts = [c.text for c in chunk_papers(chosen, settings)]
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(settings.model_copy(update={"data_dir": Path(tmp)}))
+        store = open_store(settings.model_copy(update={"data_dir": Path(tmp), "chroma_host": None}))
         store.embed(texts[:8])  # the session is made on the first text, as in ingest
         wall, cpu_s = time.perf_counter(), time.process_time()
         for start in range(0, len(texts), GROUP_CHUNKS):
