@@ -168,10 +168,12 @@ def openai_embedder(settings: Settings) -> Embedder:
     from langchain_openai import OpenAIEmbeddings
 
     model = settings.openai_embedding_model
+    # A server of one's own (PAPERBOY_EMBEDDING_BASE_URL) takes any key; OpenAI's needs the real one.
+    key = settings.openai_api_key or (SecretStr("unused") if settings.embedding_base_url else api_key(settings))
     embeddings = OpenAIEmbeddings(
         model=model,
-        api_key=api_key(settings),
-        base_url=settings.openai_base_url,
+        api_key=key,
+        base_url=settings.embedding_base_url or settings.openai_base_url,
         # Compatible servers (vLLM, Ollama) take text, not tiktoken ids; chunks are far under 8k tokens.
         check_embedding_ctx_length=False,
         max_retries=3,
