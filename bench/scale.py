@@ -245,22 +245,26 @@ def facts_across_days(store: Store) -> None:
 
 def ask_latency(settings: Settings, count: int) -> None:
     """`paperboy ask --json` on the test days' first fact questions, with --date and across all days,
-    the model service already running: p50 wall of each, and of the answer's own retrieval."""
+    the model service already running: p50 wall of each, of the answer's own retrieval, and how many
+    abstained (an abstention is quick, so a p50 moves with them)."""
     asked = questions("test", {"fact"})[:count]
     run([PAPERBOY, "model", "start"], settings)
-    walls: dict[str, list[float]] = {"its day": [], "all days": []}
-    retrieval: dict[str, list[float]] = {"its day": [], "all days": []}
-    for question, day, _ in asked:
-        for label, extra in (("its day", ["--date", day.isoformat()]), ("all days", [])):
-            seconds, out = run([PAPERBOY, "ask", question, "--json", *extra], settings)
-            walls[label].append(seconds)
-            retrieval[label].append(json.loads(out)["timings"]["retrieve_ms"] / 1000)
-    day, every = statistics.median(walls["its day"]), statistics.median(walls["all days"])
-    print(
-        f"paperboy ask, model warm ({len(asked)} questions): p50 {day:.2f} s with --date, {every:.2f} s across all "
-        f"days (+{every - day:.2f} s); its retrieval p50 {statistics.median(retrieval['its day']):.2f} / "
-        f"{statistics.median(retrieval['all days']):.2f} s"
-    )
+    for label, by_day in (("with --date", True), ("all days", False)):
+        walls, retrieval, abstained = [], [], 0
+        for question, day, _ in asked:
+            seconds, out = run(
+                [PAPERBOY, "ask", question, "--json", *(["--date", day.isoformat()] if by_day else [])], settings
+            )
+            answer = json.loads(out)
+            walls.append(seconds)
+            retrieval.append(answer["timings"]["retrieve_ms"] / 1000)
+            abstained += answer["abstained"]
+        print(
+            f"paperboy ask, model warm, {label:<11} ({len(asked)} questions): "
+            f"wall p50 {statistics.median(walls):.2f} s, its retrieval p50 {statistics.median(retrieval):.2f} s, "
+            f"{abstained} abstained",
+            flush=True,
+        )
 
 
 def app_rss(settings: Settings) -> None:
