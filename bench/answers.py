@@ -19,11 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evals.metrics import CaseResult, percentile, rank_metrics
-from evals.run import PIPELINES, Run, build_store, combine_runs, run_suite, suite_paths
+from evals.pipelines import PIPELINES
+from evals.run import Run, build_store, combine_runs, run_suite, suite_paths
 from evals.suite import ROOT, Suite, load_suite
 from rag.providers import get_chat
-from rag.retrieval import retrieve
-from rag.settings import MODES, get_settings
+from rag.retrieval import MODES, retrieve
+from rag.settings import get_settings
 
 OUT = Path(__file__).resolve().parent / "out"
 SINGLE_PAPER_TAGS = {"fact", "paraphrase", "open", "injection"}

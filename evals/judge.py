@@ -3,7 +3,7 @@
 from rag.chains import ModelCalls
 from rag.citations import without_markers
 from rag.models import Answer
-from rag.prompts import load_prompt
+from rag.prompts import load_prompt, says_yes
 from rag.text import split_sentences
 
 
@@ -15,8 +15,5 @@ def judge_answer(answer: Answer, calls: ModelCalls) -> float | None:
     if answer.abstained or not evidence or not claims:
         return None
     prompt = load_prompt("judge")
-    verdicts = [
-        calls.run(prompt, {"sources": evidence, "claim": claim}, 3).lower().lstrip(" *\"'").startswith("yes")
-        for claim in claims
-    ]
+    verdicts = [says_yes(calls.run(prompt, {"sources": evidence, "claim": claim}, 3)) for claim in claims]
     return sum(verdicts) / len(verdicts)

@@ -1,7 +1,10 @@
 """Judge-free metrics: per case from an Answer and a retrieval ranking, then aggregated."""
 
 import statistics
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from evals.readability import reading_grade
@@ -12,18 +15,6 @@ from rag.models import Answer, Explainer, Paper
 from rag.text import split_sentences
 from rag.untrusted import shown_text
 
-# Metrics where a smaller number is the better one: for these a --fail-under bar is a maximum.
-LOWER_IS_BETTER = frozenset(
-    {
-        "latency_p50_s",
-        "latency_p95_s",
-        "unsupported_numbers",
-        "reading_grade",
-        "flagged",
-        "wrongly_abstained",
-        "hijacked",
-    }
-)
 # Answers written as a paragraph, whose every sentence must carry its own citation.
 PARAGRAPH_TAGS = frozenset({"open", "compare"})
 # Answers that are a set of papers: right when they list every expected paper and no other.
@@ -137,21 +128,198 @@ def is_correct(case: Case, answer: Answer, metrics: dict[str, float | None]) -> 
     return metrics["citation_recall"] in (None, 1.0)
 
 
+# --- the registry ------------------------------------------------------------------------------------------
+
+
+class Scored(NamedTuple):
+    """What an answer case's metrics read: the suite case, the papers it expects (ids), the answer and
+    the retrieval ranking of the question the pipeline searched with."""
+
+    case: Case
+    expected: set[str]
+    answer: Answer
+    retrieved: list[str]
+
+
+class ExplainerScored(NamedTuple):
+    """What an explainer case's metrics read."""
+
+    key_terms: list[str]
+    paper: Paper
+    explainer: Explainer
+
+
+class Metric(NamedTuple):
+    """One number a run reports, in the shape of llm's registries: a new metric is one function and one entry.
+
+    fn scores one case (a Scored, or an ExplainerScored; None where it does not apply): each case
+    records its score in run.json and the run reports their mean. With per_case False, fn reads the
+    run's case results and gives the run's number itself (accuracy, a latency percentile).
+    higher_is_better is None where neither way is better (an explainer's length); is_share marks a
+    0..1 share, whose changes are compared as differences rather than ratios. An optional metric is
+    reported only by runs that score it (judge_supported, with --judge).
+    """
+
+    name: str
+    fn: Callable[[Any], float | None]
+    higher_is_better: bool | None
+    is_share: bool
+    per_case: bool = True
+    optional: bool = False
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.fmean(present), 4) if present else None
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """Nearest-rank percentile: the value at or below which `share` of values fall."""
+    if not values:
+        return None
+    # inverted_cdf is the nearest rank: the smallest value whose share of values at or below it reaches share.
+    return round(float(np.percentile(values, share * 100, method="inverted_cdf")), 3)
+
+
+def _ranked(key: str) -> Callable[[Scored], float | None]:
+    return lambda s: rank_metrics(s.expected, s.retrieved)[key]
+
+
+def _cited(key: str) -> Callable[[Scored], float | None]:
+    return lambda s: citation_metrics(s.expected, [c.paper_id for c in s.answer.citations], _sources(s))[key]
+
+
+def _sources(s: Scored) -> list[str]:
+    return [source.paper.id for source in s.answer.sources]
+
+
+def _tagged(tags: frozenset[str], fn: Callable[[Scored], float | None]) -> Callable[[Scored], float | None]:
+    """fn for the cases carrying one of tags, None for the rest."""
+    return lambda s: fn(s) if tags & set(s.case.tags) else None
+
+
+def share_of_cases(
+    name: str,
+    counts: Callable[[CaseResult], bool],
+    among: Callable[[CaseResult], bool] = lambda r: True,
+    better: bool = True,
+) -> Metric:
+    """A run metric: the share of the cases `among` keeps for which `counts` holds (None when it keeps none)."""
+
+    def share(results: list[CaseResult]) -> float | None:
+        kept = [r for r in results if among(r)]
+        return _mean([float(counts(r)) for r in kept]) if kept else None
+
+    return Metric(name, share, better, True, per_case=False)
+
+
+def _cited_ids(s: Scored) -> set[str]:
+    return {c.paper_id for c in s.answer.citations}
+
+
+def _all_sentences_grounded(results: list[CaseResult]) -> float | None:
+    """Paragraph answers whose every sentence is cited and grounded; a withdrawn one counts as not."""
+    paragraphs = [r.metrics.get("sentence_grounding") for r in results if PARAGRAPH_TAGS & set(r.tags)]
+    return _mean([float(v == 1.0) for v in paragraphs]) if paragraphs else None
+
+
+def _latency(share: float) -> Callable[[list[CaseResult]], float | None]:
+    return lambda results: percentile([r.latency_s for r in results], share)
+
+
+# In the order the aggregate reports them (and run.json, eval --json and the report's tables list them).
+ANSWER_METRICS: list[Metric] = [
+    Metric("hit@1", _ranked("hit@1"), True, True),
+    Metric("hit@5", _ranked("hit@5"), True, True),
+    Metric("recall@5", _ranked("recall@5"), True, True),
+    Metric("mrr", _ranked("mrr"), True, True),
+    Metric("citation_precision", _cited("citation_precision"), True, True),
+    Metric("citation_recall", _cited("citation_recall"), True, True),
+    Metric("citation_validity", _cited("citation_validity"), True, True),
+    Metric("fact_recall", lambda s: fact_recall(s.case.expected_facts, s.answer.answer), True, True),
+    Metric("key_point_recall", lambda s: fact_recall(s.case.key_points, s.answer.answer), True, True),
+    Metric("sentence_grounding", _tagged(PARAGRAPH_TAGS, lambda s: sentence_grounding(s.answer)), True, True),
+    Metric("list_exact", _tagged(SET_TAGS, lambda s: float(_cited_ids(s) == s.expected)), True, True),
+    Metric("all_expected_cited", lambda s: float(s.expected <= _cited_ids(s)) if s.expected else None, True, True),
+    # A hijack: the answer repeats what only a hostile abstract says (its canary, planted figure or claim).
+    Metric(
+        "hijacked",
+        lambda s: float(_says_any(s.answer.answer, s.case.forbidden)) if s.case.forbidden else None,
+        False,
+        True,
+    ),
+    Metric("all_sentences_grounded", _all_sentences_grounded, True, True, per_case=False),
+    share_of_cases("abstain_precision", lambda r: r.should_abstain, among=lambda r: r.abstained),
+    share_of_cases("abstain_recall", lambda r: r.abstained, among=lambda r: r.should_abstain),
+    share_of_cases("wrongly_abstained", lambda r: r.abstained, among=lambda r: not r.should_abstain, better=False),
+    share_of_cases("accuracy", lambda r: r.correct),
+    share_of_cases("precision", lambda r: r.correct, among=lambda r: not r.abstained),
+    Metric("grounding", lambda s: grounding(s.answer), True, True),
+    # The model's verdict on each answer sentence (evals/judge.py), recorded by the runner.
+    Metric(
+        "judge_supported",
+        lambda rs: _mean([r.metrics.get("judge_supported") for r in rs]),
+        True,
+        True,
+        per_case=False,
+        optional=True,
+    ),
+    Metric("latency_p50_s", _latency(0.5), False, False, per_case=False),
+    Metric("latency_p95_s", _latency(0.95), False, False, per_case=False),
+]
+
+
+def _covered(s: ExplainerScored) -> list[str]:
+    return [term for term in s.key_terms if term.lower() in s.explainer.explainer.lower()]
+
+
+EXPLAINER_METRICS: list[Metric] = [
+    Metric("words", lambda s: float(len(s.explainer.explainer.split())), None, False),
+    Metric("reading_grade", lambda s: reading_grade(s.explainer.explainer), False, False),
+    # The abstracts' own grade, for comparison: neither way is better.
+    Metric("abstract_grade", lambda s: reading_grade(s.paper.abstract), None, False),
+    Metric(
+        "unsupported_numbers",
+        lambda s: float(len(unsupported_numbers(s.explainer.explainer, s.paper.text))),
+        False,
+        False,
+    ),
+    Metric("key_term_coverage", lambda s: len(_covered(s)) / len(s.key_terms), True, True),
+    Metric("flagged", lambda s: float(s.explainer.flagged), False, True),
+    share_of_cases("accuracy", lambda r: r.correct),
+    Metric("latency_p50_s", _latency(0.5), False, False, per_case=False),
+    Metric("latency_p95_s", _latency(0.95), False, False, per_case=False),
+]
+
+
+def find_metric(name: str) -> Metric | None:
+    """The registered metric of that name (answer metrics first), or None for a key no registry knows."""
+    return next((m for m in [*ANSWER_METRICS, *EXPLAINER_METRICS] if m.name == name), None)
+
+
+def metrics_of(kind: str) -> list[Metric]:
+    """The registry of a suite kind: answer or explainer."""
+    return EXPLAINER_METRICS if kind == "explainer" else ANSWER_METRICS
+
+
+def record(metrics: list[Metric], scored: Scored | ExplainerScored) -> dict[str, float | None]:
+    """Every per-case metric's score of one case, as run.json keeps them."""
+    return {m.name: m.fn(scored) for m in metrics if m.per_case}
+
+
+def summarise(results: list[CaseResult], metrics: list[Metric]) -> dict[str, float | None]:
+    """The run's number for each metric, in registry order; an optional one only where some case has it."""
+    totals: dict[str, float | None] = {}
+    for metric in metrics:
+        value = metric.fn(results) if not metric.per_case else _mean(r.metrics.get(metric.name) for r in results)
+        if value is not None or not metric.optional:
+            totals[metric.name] = value
+    return totals
+
+
 def score_case(case: Case, expected: set[str], answer: Answer, retrieved: list[str]) -> CaseResult:
     """Every metric of one case."""
-    cited = [c.paper_id for c in answer.citations]
-    metrics = {
-        **rank_metrics(expected, retrieved),
-        **citation_metrics(expected, cited, [s.paper.id for s in answer.sources]),
-        "fact_recall": fact_recall(case.expected_facts, answer.answer),
-        "key_point_recall": fact_recall(case.key_points, answer.answer),
-        "grounding": grounding(answer),
-        "sentence_grounding": sentence_grounding(answer) if PARAGRAPH_TAGS & set(case.tags) else None,
-        "list_exact": float(set(cited) == expected) if SET_TAGS & set(case.tags) else None,
-        "all_expected_cited": float(expected <= set(cited)) if expected else None,
-        # A hijack: the answer repeats what only a hostile abstract says (its canary, planted figure or claim).
-        "hijacked": float(_says_any(answer.answer, case.forbidden)) if case.forbidden else None,
-    }
+    metrics = record(ANSWER_METRICS, Scored(case, expected, answer, retrieved))
     return CaseResult(
         id=case.id,
         tags=list(case.tags),
@@ -161,7 +329,7 @@ def score_case(case: Case, expected: set[str], answer: Answer, retrieved: list[s
         should_abstain=case.should_abstain,
         answer=answer.answer,
         abstained=answer.abstained,
-        cited=cited,
+        cited=[c.paper_id for c in answer.citations],
         retrieved=retrieved,
         metrics=metrics,
         correct=is_correct(case, answer, metrics),
@@ -172,65 +340,14 @@ def score_case(case: Case, expected: set[str], answer: Answer, retrieved: list[s
     )
 
 
-def _mean(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return round(statistics.fmean(present), 4) if present else None
-
-
-def percentile(values: list[float], share: float) -> float | None:
-    """Nearest-rank percentile: the value at or below which `share` of values fall."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[max(0, min(len(ordered) - 1, int(share * len(ordered) + 0.999999) - 1))], 3)
-
-
 def aggregate(results: list[CaseResult]) -> dict[str, float | None]:
-    """The contract's metric keys over a set of case results."""
-    keys = ["hit@1", "hit@5", "recall@5", "mrr", "citation_precision", "citation_recall", "citation_validity"]
-    totals: dict[str, float | None] = {key: _mean([r.metrics[key] for r in results]) for key in keys}
-    for key in (
-        "fact_recall",
-        "key_point_recall",
-        "sentence_grounding",
-        "list_exact",
-        "all_expected_cited",
-        "hijacked",
-    ):
-        totals[key] = _mean([r.metrics.get(key) for r in results])
-    # Paragraph answers whose every sentence is cited and grounded; a withdrawn one counts as not.
-    paragraphs = [r.metrics.get("sentence_grounding") for r in results if PARAGRAPH_TAGS & set(r.tags)]
-    totals["all_sentences_grounded"] = _mean([float(v == 1.0) for v in paragraphs]) if paragraphs else None
-    abstained = [r for r in results if r.abstained]
-    should = [r for r in results if r.should_abstain]
-    answered = [r for r in results if not r.abstained]
-    totals["abstain_precision"] = _mean([float(r.should_abstain) for r in abstained]) if abstained else None
-    totals["abstain_recall"] = _mean([float(r.abstained) for r in should]) if should else None
-    answerable = [r for r in results if not r.should_abstain]
-    totals["wrongly_abstained"] = _mean([float(r.abstained) for r in answerable]) if answerable else None
-    totals["accuracy"] = _mean([float(r.correct) for r in results])
-    totals["precision"] = _mean([float(r.correct) for r in answered]) if answered else None
-    totals["grounding"] = _mean([r.metrics["grounding"] for r in results])
-    judged = _mean([r.metrics.get("judge_supported") for r in results])
-    if judged is not None:  # only runs with --judge have it
-        totals["judge_supported"] = judged
-    latencies = [r.latency_s for r in results]
-    totals["latency_p50_s"] = percentile(latencies, 0.5)
-    totals["latency_p95_s"] = percentile(latencies, 0.95)
-    return totals
+    """The answer metrics over a set of case results."""
+    return summarise(results, ANSWER_METRICS)
 
 
 def score_explainer(case_id: str, key_terms: list[str], paper: Paper, explainer: Explainer) -> CaseResult:
     """Length, reading grade, unsupported numbers and key-term coverage of one explainer."""
-    covered = [term for term in key_terms if term.lower() in explainer.explainer.lower()]
-    metrics: dict[str, float | None] = {
-        "words": float(len(explainer.explainer.split())),
-        "reading_grade": reading_grade(explainer.explainer),
-        "abstract_grade": reading_grade(paper.abstract),
-        "unsupported_numbers": float(len(unsupported_numbers(explainer.explainer, paper.text))),
-        "key_term_coverage": len(covered) / len(key_terms),
-        "flagged": float(explainer.flagged),
-    }
+    scored = ExplainerScored(key_terms, paper, explainer)
     return CaseResult(
         id=case_id,
         tags=["explainer"],
@@ -242,8 +359,8 @@ def score_explainer(case_id: str, key_terms: list[str], paper: Paper, explainer:
         abstained=False,
         cited=[],
         retrieved=[],
-        metrics=metrics,
-        correct=not explainer.flagged and len(covered) == len(key_terms),
+        metrics=record(EXPLAINER_METRICS, scored),
+        correct=not explainer.flagged and len(_covered(scored)) == len(key_terms),
         latency_s=explainer.seconds,
         first_token_s=None,
         prompt_tokens=0,
@@ -251,18 +368,6 @@ def score_explainer(case_id: str, key_terms: list[str], paper: Paper, explainer:
     )
 
 
-def explainer_aggregate(results: list[CaseResult]) -> dict[str, float | None]:
-    """Explainer suite metrics: the means of each case metric, accuracy and latency."""
-    keys = ["words", "reading_grade", "abstract_grade", "unsupported_numbers", "key_term_coverage", "flagged"]
-    totals: dict[str, float | None] = {key: _mean([r.metrics[key] for r in results]) for key in keys}
-    totals["accuracy"] = _mean([float(r.correct) for r in results])
-    latencies = [r.latency_s for r in results]
-    totals["latency_p50_s"] = percentile(latencies, 0.5)
-    totals["latency_p95_s"] = percentile(latencies, 0.95)
-    return totals
-
-
 def metric_keys(kind: str, judge: bool = False) -> list[str]:
     """The aggregate keys a suite of this kind reports: what --fail-under may name."""
-    keys = list((explainer_aggregate if kind == "explainer" else aggregate)([]))
-    return [*keys, "judge_supported"] if judge else keys
+    return [m.name for m in metrics_of(kind) if judge or not m.optional]

@@ -4,13 +4,11 @@ textstat counts syllables with NLTK's cmudict, which it downloads on first use: 
 so the grade is computed here from the published formula instead.
 """
 
-import re
 from functools import cache
 
 import pyphen
 
-_SENTENCE = re.compile(r"[.!?]+(?:\s|$)")
-_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
+from rag.text import letter_words, sentence_count
 
 
 @cache
@@ -25,9 +23,8 @@ def syllables(word: str) -> int:
 
 def reading_grade(text: str) -> float:
     """Flesch-Kincaid grade level: 0.39 words/sentence + 11.8 syllables/word - 15.59."""
-    words = _WORD.findall(text)
+    words = letter_words(text)
     if not words:
         return 0.0
-    sentences = max(1, len(_SENTENCE.findall(text)))
     per_word = sum(syllables(w) for w in words) / len(words)
-    return round(0.39 * len(words) / sentences + 11.8 * per_word - 15.59, 1)
+    return round(0.39 * len(words) / sentence_count(text) + 11.8 * per_word - 15.59, 1)

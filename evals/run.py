@@ -12,8 +12,9 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field
 
 from evals.judge import judge_answer
-from evals.metrics import CaseResult, aggregate, explainer_aggregate, score_case, score_explainer
+from evals.metrics import CaseResult, metrics_of, score_case, score_explainer, summarise
 from evals.naive import naive_answer
+from evals.pipelines import NAIVE, pipeline_mode
 from evals.suite import ROOT, Case, ExplainerCase, Suite, SuiteError
 from rag.answer import Asker
 from rag.chains import ModelCalls
@@ -22,13 +23,9 @@ from rag.ingest import ingest_files
 from rag.models import Answer, Turn
 from rag.providers import chat_model_name
 from rag.retrieval import retrieve
-from rag.settings import Mode, Settings, shown_url
+from rag.settings import Settings, shown_url
 from rag.sources import ReadOptions
 from rag.store import Store, open_store
-
-# Pipelines users can compare: the real answer code with each retrieval mode, and the textbook chain.
-PIPELINES = ("default", "dense", "bm25", "naive")
-_RETRIEVAL: dict[str, Mode] = {"default": "hybrid", "dense": "dense", "bm25": "bm25", "naive": "dense"}
 
 
 class Run(BaseModel):
@@ -85,10 +82,10 @@ def _by_title(store: Store) -> dict[str, str]:
 
 def answer_case(case: Case, store: Store, calls: ModelCalls, settings: Settings, pipeline: str) -> Answer:
     """The case's question through the pipeline, exactly as `paperboy ask` would answer it."""
-    if pipeline == "naive":
+    if pipeline == NAIVE:
         return naive_answer(case.question, store, calls)
     history = [Turn(**t.model_dump()) for t in case.history]
-    return Asker(store, calls, settings).ask(case.question, history=history, mode=_RETRIEVAL[pipeline])
+    return Asker(store, calls, settings).ask(case.question, history=history, mode=pipeline_mode(pipeline))
 
 
 def run_answer_case(
@@ -96,7 +93,8 @@ def run_answer_case(
 ) -> CaseResult:
     """Ask one case and score it; retrieval is scored on the question the pipeline searched with."""
     answer = answer_case(case, store, ModelCalls(llm, settings.cache_dir), settings, pipeline)
-    ranking = [h.chunk.paper.id for h in retrieve(answer.standalone_question, store, 5, mode=_RETRIEVAL[pipeline])]
+    found = retrieve(answer.standalone_question, store, 5, mode=pipeline_mode(pipeline))
+    ranking = [h.chunk.paper.id for h in found]
     titles = _by_title(store)
     result = score_case(case, {titles.get(ref, ref) for ref in case.expected_papers}, answer, ranking)
     if judge:
@@ -125,11 +123,6 @@ def suite_paths(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def summarise(kind: str, results: list[CaseResult]) -> dict[str, float | None]:
-    """The aggregate metrics of a suite kind over some results."""
-    return (explainer_aggregate if kind == "explainer" else aggregate)(results)
-
-
 def combine_runs(runs: list[Run], kind: str) -> Run:
     """Several suites' runs as one, each case id prefixed with its suite: what all days together score."""
     cases = [case.model_copy(update={"id": f"{run.suite}/{case.id}"}) for run in runs for case in run.cases]
@@ -139,8 +132,8 @@ def combine_runs(runs: list[Run], kind: str) -> Run:
             "suite": "+".join(run.suite for run in runs),
             "seconds": round(sum(run.seconds for run in runs), 1),
             "cases": cases,
-            "aggregate": summarise(kind, cases),
-            "by_tag": {tag: summarise(kind, [c for c in cases if tag in c.tags]) for tag in tags},
+            "aggregate": summarise(cases, metrics_of(kind)),
+            "by_tag": {tag: summarise([c for c in cases if tag in c.tags], metrics_of(kind)) for tag in tags},
         }
     )
 
@@ -184,6 +177,6 @@ def run_suite(
         seconds=round(time.perf_counter() - started, 1),
         settings=_recorded(settings),
         cases=results,
-        aggregate=summarise(suite.kind, results),
-        by_tag={tag: summarise(suite.kind, [r for r in results if tag in r.tags]) for tag in tags},
+        aggregate=summarise(results, metrics_of(suite.kind)),
+        by_tag={tag: summarise([r for r in results if tag in r.tags], metrics_of(suite.kind)) for tag in tags},
     )

@@ -9,12 +9,12 @@ read in place by every process (FTS5 finds and pre-ranks the candidates) and nev
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from rag.errors import PaperNotFoundError, StoreError, storage_failure
-from rag.models import Chunk, Explainer, Paper
+from rag.models import Chunk, DayRange, Explainer, Paper
 from rag.text import keyword_terms_of
 
 _SCHEMA = """
@@ -72,6 +72,32 @@ END;
 -- vectors go in and before stale ones are dropped, cleared once the index matches. What is left
 -- after a crash is exactly what repair removes from the index.
 CREATE TABLE IF NOT EXISTS unsettled_chunks (id TEXT PRIMARY KEY);
+-- When each listing went in, for "new since your last visit": written by a trigger, so every writer
+-- of listings records it. Listings older than this table have no row and count as seen.
+CREATE TABLE IF NOT EXISTS listings_added (
+    paper_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (paper_id, day)
+);
+CREATE TRIGGER IF NOT EXISTS listings_added_insert AFTER INSERT ON listings BEGIN
+    INSERT OR IGNORE INTO listings_added (paper_id, day, added_at)
+    VALUES (new.paper_id, new.day, strftime('%Y-%m-%dT%H:%M:%f', 'now'));
+END;
+-- The reader's interests: keywords followed or muted (one kind per keyword), and marks on papers.
+CREATE TABLE IF NOT EXISTS keywords (
+    keyword TEXT PRIMARY KEY COLLATE NOCASE,
+    kind TEXT NOT NULL CHECK (kind IN ('follow', 'mute'))
+);
+CREATE TABLE IF NOT EXISTS marks (
+    paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+    mark TEXT NOT NULL CHECK (mark IN ('star', 'read', 'hidden')),
+    marked_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f', 'now')),
+    PRIMARY KEY (paper_id, mark)
+);
+-- Small named values: the last visit, the "for you" ranker trained on the current stars, each
+-- step of a day's `paperboy daily` run.
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS topic_names (
     members TEXT NOT NULL,
     prompt_version TEXT NOT NULL,
@@ -80,6 +106,11 @@ CREATE TABLE IF NOT EXISTS topic_names (
     PRIMARY KEY (members, prompt_version, model)
 );
 """
+
+
+KeywordKind = Literal["follow", "mute"]
+Mark = Literal["star", "read", "hidden"]
+Days = date | DayRange
 
 
 class KeywordCandidates(NamedTuple):
@@ -307,20 +338,34 @@ class Catalog:
             [" OR ".join(f'"{term}"' for term in terms), limit],
         ).fetchall()
 
+    def paper_terms(self, paper_ids: list[str]) -> dict[str, list[str]]:
+        """Each paper's keyword terms (title and abstract, as the keyword index holds them), in order."""
+        found: dict[str, list[str]] = {}
+        with self._connect() as conn:
+            for part in _slices(paper_ids):
+                rows = conn.execute(
+                    f"SELECT paper_id, terms FROM chunks WHERE paper_id IN ({_marks(part)}) "
+                    "ORDER BY paper_id, position",
+                    part,
+                )
+                for paper_id, terms in rows:
+                    found.setdefault(paper_id, []).extend(terms.split())
+        return found
+
     def chunk_count(self) -> int:
         """Number of chunks."""
         with self._connect() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
-    def papers(self, day: date | None = None) -> list[Paper]:
-        """Papers listed on day (all papers when None), most upvoted first; listed_on is that day."""
+    def papers(self, day: Days | None = None) -> list[Paper]:
+        """Papers listed on day, or in a range of days (all papers when None), most upvoted first;
+        listed_on is that day (the latest in the range)."""
+        where, values = _day_filter(day)
         query = (
-            "SELECT p.record, MAX(l.day) FROM papers p LEFT JOIN listings l ON l.paper_id = p.id "
-            + ("WHERE l.day = ? " if day else "")
-            + "GROUP BY p.id"
+            f"SELECT p.record, MAX(l.day) FROM papers p LEFT JOIN listings l ON l.paper_id = p.id {where} GROUP BY p.id"
         )
         with self._connect() as conn:
-            rows = conn.execute(query, [day.isoformat()] if day else []).fetchall()
+            rows = conn.execute(query, values).fetchall()
         papers = [_with_listing(record, listed) for record, listed in rows]
         return sorted(papers, key=lambda p: (-p.upvotes, p.title.lower()))
 
@@ -336,10 +381,11 @@ class Catalog:
             raise PaperNotFoundError(f"No paper with id {paper_id!r}; `paperboy papers` lists the ids.")
         return _with_listing(*row)
 
-    def paper_ids(self, day: date) -> list[str]:
-        """Ids of the papers listed on day: what a day's search is narrowed to."""
+    def paper_ids(self, day: Days) -> list[str]:
+        """Ids of the papers listed on day, or in a range of days: what a search is narrowed to."""
+        where, values = _day_filter(day)
         with self._connect() as conn:
-            return [pid for (pid,) in conn.execute("SELECT paper_id FROM listings WHERE day = ?", [day.isoformat()])]
+            return [pid for (pid,) in conn.execute(f"SELECT DISTINCT l.paper_id FROM listings l {where}", values)]
 
     def has_chunks(self) -> bool:
         """Whether anything is ingested, without counting every chunk."""
@@ -351,6 +397,79 @@ class Catalog:
         with self._connect() as conn:
             rows = conn.execute("SELECT DISTINCT day FROM listings ORDER BY day DESC").fetchall()
         return [date.fromisoformat(day) for (day,) in rows]
+
+    def day_counts(self) -> dict[date, int]:
+        """Papers listed on each day, newest day first."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT day, COUNT(*) FROM listings GROUP BY day ORDER BY day DESC").fetchall()
+        return {date.fromisoformat(day): count for day, count in rows}
+
+    def listed_since(self, moment: str) -> dict[str, list[date]]:
+        """Papers with a listing that went in after moment (UTC, ISO format), with those listings' days."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT paper_id, day FROM listings_added WHERE added_at > ? ORDER BY day DESC", [moment]
+            ).fetchall()
+        found: dict[str, list[date]] = {}
+        for paper_id, day in rows:
+            found.setdefault(paper_id, []).append(date.fromisoformat(day))
+        return found
+
+    def set_keyword(self, keyword: str, kind: KeywordKind | None) -> None:
+        """Follow or mute a keyword (either replaces the other), or forget it (kind None)."""
+        with self._connect() as conn:
+            if kind is None:
+                conn.execute("DELETE FROM keywords WHERE keyword = ?", [keyword])
+            else:
+                conn.execute(
+                    "INSERT INTO keywords (keyword, kind) VALUES (?, ?) "
+                    "ON CONFLICT(keyword) DO UPDATE SET keyword = excluded.keyword, kind = excluded.kind",
+                    [keyword, kind],
+                )
+
+    def keywords(self, kind: KeywordKind) -> list[str]:
+        """The keywords followed (or muted), alphabetically."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT keyword FROM keywords WHERE kind = ? ORDER BY keyword", [kind]).fetchall()
+        return [keyword for (keyword,) in rows]
+
+    def set_mark(self, paper_ids: list[str], mark: Mark, on: bool) -> None:
+        """Put a mark on these papers (or take it off); PaperNotFoundError names an unknown id, and then
+        nothing changes."""
+        known = self.stored(paper_ids)
+        if unknown := [pid for pid in paper_ids if pid not in known]:
+            raise PaperNotFoundError(f"No paper with id {unknown[0]!r}; `paperboy papers` lists the ids.")
+        with self._connect() as conn:
+            if on:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO marks (paper_id, mark) VALUES (?, ?)", [(pid, mark) for pid in paper_ids]
+                )
+            else:
+                conn.executemany(
+                    "DELETE FROM marks WHERE paper_id = ? AND mark = ?", [(pid, mark) for pid in paper_ids]
+                )
+
+    def marked(self, mark: Mark) -> list[str]:
+        """Ids of the papers with this mark, most recently marked first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT paper_id FROM marks WHERE mark = ? ORDER BY marked_at DESC, paper_id", [mark]
+            ).fetchall()
+        return [pid for (pid,) in rows]
+
+    def state(self, key: str) -> str | None:
+        """A stored named value, if set."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT value FROM state WHERE key = ?", [key]).fetchone()
+        return str(row[0]) if row else None
+
+    def set_state(self, key: str, value: str | None) -> None:
+        """Store a named value (None forgets it)."""
+        with self._connect() as conn:
+            if value is None:
+                conn.execute("DELETE FROM state WHERE key = ?", [key])
+            else:
+                conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", [key, value])
 
     def explainer(self, paper: Paper, prompt_version: str, model: str) -> Explainer | None:
         """The cached explainer of this exact text, prompt and model, if there is one."""
@@ -400,10 +519,27 @@ class Catalog:
             return int(conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
 
 
+def utc_stamp() -> str:
+    """Now in UTC, in the form listings_added.added_at has (2026-12-04T08:00:01.123), so they compare as text."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
 def _slices(ids: list[str], size: int = 500) -> Iterator[list[str]]:
     # SQLite caps the number of bound parameters in one statement.
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+def _day_filter(day: Days | None) -> tuple[str, list[str]]:
+    """The WHERE clause (on listings l) and its values for one day or a range of days."""
+    if isinstance(day, date):
+        return "WHERE l.day = ?", [day.isoformat()]
+    clauses = [
+        (f"l.day {op} ?", end.isoformat()) for op, end in ((">=", day and day.since), ("<=", day and day.until)) if end
+    ]
+    if not clauses:
+        return "", []
+    return "WHERE " + " AND ".join(c for c, _ in clauses), [v for _, v in clauses]
 
 
 def _marks(ids: list[str]) -> str:

@@ -6,24 +6,31 @@ so `--help` and `papers` answer at once.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 import rag
-from rag.catalog import Catalog
+from evals.pipelines import PIPELINES
+from rag import cli_daily, cli_interests
+from rag.catalog import Catalog, Days
+from rag.citations import marker
+from rag.cli_shared import echo_json as _echo_json
+from rag.cli_shared import parse_day as _day
 from rag.errors import PaperboyError, storage_failure
-from rag.settings import MODES, Settings, get_settings
-from rag.sources import MAX_BYTES, READERS, ReadOptions
+from rag.models import DayRange
+from rag.retrieval import MODES
+from rag.settings import Settings, get_settings
+from rag.sources import MAX_BYTES, READERS, ReadOptions, utc_today
 
 if TYPE_CHECKING:
     from rag.chains import ModelCalls
+    from rag.digest import Digest
     from rag.models import Answer, Explainer, IngestReport, Paper
     from rag.store import Store
 
@@ -36,19 +43,13 @@ class PaperboyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (PaperboyError, OSError) as ex:
-            if os.environ.get("PAPERBOY_DEBUG") == "1" or isinstance(ex, BrokenPipeError | ConnectionError):
+            # PAPERBOY_DEBUG as the settings read it (environment or .env); settings that failed to load are
+            # a one-line SettingsError whatever it says.
+            debug = isinstance(ctx.obj, Settings) and ctx.obj.debug
+            if debug or isinstance(ex, BrokenPipeError | ConnectionError):
                 raise
             error = storage_failure(ex, ex.filename or "a file") if isinstance(ex, OSError) else ex
             raise click.ClickException(str(error)) from None
-
-
-def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2025-10-31") from None
 
 
 class WaitNotice:
@@ -91,10 +92,6 @@ class WaitNotice:
             self._shown = False
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
 @click.group(cls=PaperboyGroup)
 @click.version_option(package_name="paperboy")
 @click.pass_context
@@ -108,6 +105,8 @@ def _print_ingest(report: IngestReport, as_json: bool) -> None:
         _echo_json(report.model_dump())
     else:
         click.echo(report.summary())
+        for listing_day in report.listing_days:  # in JSON, listing_days says it
+            click.echo(listing_day.message(), err=True)
     for failure in report.failed_files:
         click.echo(f"Error: {failure}", err=True)
     if report.failed_files:
@@ -160,15 +159,16 @@ def cli_ingest(
 
 
 @cli.command(name="fetch")
-@click.option("--date", "day", callback=_day, required=True, help="Day to fetch (YYYY-MM-DD).")
+@click.option("--date", "day", callback=_day, help="Day to fetch (YYYY-MM-DD); default: today, in UTC.")
 @click.option("--source", type=click.Choice(["hf", "arxiv"]), default="hf", show_default=True)
 @click.option("--category", default="cs.LG", show_default=True, help="arXiv category, with --source arxiv.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
-def cli_fetch(settings: Settings, day: date, source: str, category: str, as_json: bool) -> None:
+def cli_fetch(settings: Settings, day: date | None, source: str, category: str, as_json: bool) -> None:
     """Download a day's papers (needs the network) and ingest them."""
     from rag.fetch import fetch_day
 
+    day = day or utc_today()  # the Daily Papers site's "today" is UTC
     files = fetch_day(day, source, category, settings)
     if not files:
         click.echo(f"No papers were listed on {day} ({source}); nothing to ingest.")
@@ -199,19 +199,17 @@ def cli_papers(settings: Settings, day: date | None, as_json: bool) -> None:
 @click.option("--date", "day", callback=_day, help="Only papers listed on this day (YYYY-MM-DD).")
 @click.option(
     "--mode",
-    type=click.Choice(MODES),
-    default="hybrid",
-    show_default=True,
-    help="hybrid fuses meaning (dense) and keyword (BM25) rankings.",
+    type=click.Choice(list(MODES)),
+    help="hybrid fuses meaning (dense) and keyword (BM25) rankings; default: PAPERBOY_RETRIEVAL_MODE (hybrid).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.pass_obj
-def cli_search(settings: Settings, query: str, k: int, day: date | None, mode: str, as_json: bool) -> None:
+def cli_search(settings: Settings, query: str, k: int, day: date | None, mode: str | None, as_json: bool) -> None:
     """Find the papers that best match QUERY, one line per paper."""
     from rag.retrieval import retrieve
     from rag.store import open_store
 
-    hits = retrieve(query, open_store(settings), k, day, mode=mode)  # type: ignore[arg-type]
+    hits = retrieve(query, open_store(settings), k, day, mode=mode)
     if as_json:
         results = [
             {
@@ -258,38 +256,62 @@ def _print_answer(answer: Answer, streamed: str) -> None:
     if answer.abstained:
         click.echo(f"({answer.abstain_reason})", err=True)
     for citation in answer.citations:
-        click.echo(f"[{citation.number}] {citation.title}" + (f" <{citation.url}>" if citation.url else ""))
+        click.echo(f"{marker([citation.number])} {citation.title}" + (f" <{citation.url}>" if citation.url else ""))
+
+
+def _days_asked(day: date | None, since: date | None, until: date | None) -> Days | None:
+    if day and (since or until):
+        raise click.UsageError("Give --date, or --since/--until, not both.")
+    if since and until and since > until:
+        raise click.BadParameter(f"--since {since} is after --until {until}", param_hint="--since")
+    return day or (DayRange(since=since, until=until) if since or until else None)
 
 
 @cli.command(name="ask")
 @click.argument("question")
 @click.option("--k", "k", type=click.IntRange(1, 20), help="Papers to consider (default 3; 8 for 'which papers').")
 @click.option("--date", "day", callback=_day, help="Only papers listed on this day (YYYY-MM-DD).")
+@click.option("--since", callback=_day, help="Only papers listed on this day or later (YYYY-MM-DD).")
+@click.option("--until", callback=_day, help="Only papers listed on this day or earlier (YYYY-MM-DD).")
 @click.option("--paper", "paper_id", help="Only this paper (an id from `paperboy papers`).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object when done instead of streaming.")
 @click.pass_obj
 def cli_ask(
-    settings: Settings, question: str, k: int | None, day: date | None, paper_id: str | None, as_json: bool
+    settings: Settings,
+    question: str,
+    k: int | None,
+    day: date | None,
+    since: date | None,
+    until: date | None,
+    paper_id: str | None,
+    as_json: bool,
 ) -> None:
-    """Answer QUESTION from the stored papers, citing them, or say they do not answer it."""
+    """Answer QUESTION from the stored papers, citing them, or say they do not answer it.
+
+    By default it reads every day; --date reads one, --since and --until a range.
+    """
     from rag.answer import Asker
     from rag.chains import ModelCalls
     from rag.model_service import person_waiting
-    from rag.providers import chat_endpoint, get_chat
+    from rag.providers import get_chat
     from rag.store import open_store
 
+    days = _days_asked(day, since, until)
     store = open_store(settings)
-    asker = Asker(store, ModelCalls(get_chat(settings), settings.cache_dir), settings)
+    if paper_id:
+        store.catalog.paper(paper_id)  # a wrong id is said before a model is built or waited for
+    calls = ModelCalls(get_chat(settings), settings.cache_dir)
+    asker = Asker(store, calls, settings)
     streamed: list[str] = []
 
-    with person_waiting(settings), WaitNotice(chat_endpoint(settings)[0]) as waiting:
+    with person_waiting(settings), WaitNotice(calls.model) as waiting:
 
         def show(piece: str) -> None:
             waiting.stop()
             streamed.append(piece)
             click.echo(piece, nl=False)
 
-        answer = asker.ask(question, k=k, day=day, paper_id=paper_id, on_token=None if as_json else show)
+        answer = asker.ask(question, k=k, day=days, paper_id=paper_id, on_token=None if as_json else show)
     if as_json:
         _echo_json(answer.to_json())
     else:
@@ -375,8 +397,19 @@ def cli_explain(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write FILE.md (Markdown) or FILE.html (a self-contained page); default: Markdown to stdout.",
 )
+@click.option("--feed", type=click.Path(dir_okay=False, path_type=Path), help="Also write the day as an Atom feed.")
+@click.option(
+    "--sort",
+    type=click.Choice(["upvotes", "for-you"]),
+    default="upvotes",
+    show_default=True,
+    help="Order within topics; muted and hidden papers are folded into a last topic either way.",
+)
+@click.option("--email", is_flag=True, help="Also send it by email (SMTP settings: .env.example).")
 @click.pass_obj
-def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
+def cli_digest(
+    settings: Settings, day: date | None, out: Path | None, feed: Path | None, sort: str, email: bool
+) -> None:
     """The day in one page: papers grouped by topic, most upvoted first, each with TL;DR and explainer.
 
     Explainers not written yet are generated first (cached, so a second digest is quick).
@@ -384,32 +417,47 @@ def cli_digest(settings: Settings, day: date | None, out: Path | None) -> None:
     from tqdm import tqdm
 
     from rag.chains import ModelCalls
-    from rag.digest import build_digest, render_html, render_markdown
-    from rag.explain import explain_paper
-    from rag.model_service import background_work
+    from rag.daily import build_reader_digest
     from rag.providers import get_chat
     from rag.store import open_store
 
+    if email:
+        from rag.mail import check_mail_settings
+
+        check_mail_settings(settings)
     store = open_store(settings)
     days = store.catalog.days()
     day = day or (days[0] if days else None)
     calls = ModelCalls(get_chat(settings), settings.cache_dir)
     with tqdm(total=len(store.catalog.papers(day)), desc="Explaining", unit="paper", disable=None) as bar:
 
-        def explain(paper: Paper) -> Explainer:
-            explainer = explain_paper(paper, calls, store.catalog)
-            bar.update(1)
-            return explainer
+        def progress(state: Digest) -> None:
+            bar.n = sum(len(t.explainers) for t in state.topics)
+            bar.refresh()
 
-        with background_work():
-            digest = build_digest(store, calls, day, explain)
+        digest = build_reader_digest(store, calls, day, sort == "for-you", progress)
+    _write_digest(digest, out, feed, settings)
+    if email:
+        from rag.mail import send_digest
+
+        click.echo(f"Sent the digest to {', '.join(send_digest(digest, settings))}.", err=True)
+
+
+def _write_digest(digest: Digest, out: Path | None, feed: Path | None, settings: Settings) -> None:
+    from rag.digest import render_html, render_markdown
+    from rag.feed import render_feed
+    from rag.locks import write_atomically
+
+    papers = sum(len(t.papers) for t in digest.topics)
+    if feed is not None:
+        write_atomically(feed, render_feed([digest], f"urn:paperboy:digest:{digest.day}", feed.resolve().as_uri()))
+        click.echo(f"Wrote {feed}: the Atom feed of {papers} papers.", err=True)
     html = out is not None and out.suffix.lower() in {".html", ".htm"}
     page = render_html(digest) if html else render_markdown(digest)
     if out is None:
         click.echo(page)
         return
     out.write_text(page, encoding="utf-8")
-    papers = sum(len(t.papers) for t in digest.topics)
     click.echo(f"Wrote {out}: {papers} papers in {len(digest.topics)} topics.", err=True)
 
 
@@ -426,12 +474,13 @@ def _bars(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -
 
 def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> list[str]:
     """Each bar the run misses; for lower-is-better metrics (latency, ...) the bar is a maximum."""
-    from evals.metrics import LOWER_IS_BETTER
+    from evals.metrics import find_metric
 
     missed = []
     for metric, bar in bars.items():
         value = aggregate.get(metric)
-        upper = metric in LOWER_IS_BETTER
+        known = find_metric(metric)
+        upper = known is not None and known.higher_is_better is False
         if value is None or (value > bar if upper else value < bar):
             missed.append(f"{metric} = {value} is {'above' if upper else 'below'} the bar {bar}")
     return missed
@@ -441,7 +490,7 @@ def missed_bars(aggregate: dict[str, float | None], bars: dict[str, float]) -> l
 @click.argument("suite_args", metavar="SUITE...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--pipeline",
-    type=click.Choice(["default", "dense", "bm25", "naive"]),
+    type=click.Choice(PIPELINES),
     default="default",
     show_default=True,
     help="naive is the textbook chain (dense top-4, one stuffed prompt, no checks).",
@@ -650,3 +699,8 @@ def cli_ui(host: str, port: int) -> None:
     argv = streamlit_argv(app, host, port)
     # exec, not a child process: Ctrl-C and a kill reach the server itself, and no orphan is left behind.
     os.execv(argv[0], argv)
+
+
+# Commands past the core ones live in their own modules (STYLE.md: split a CLI past ~500 lines).
+for _command in [cli_daily.cli_daily, *cli_interests.COMMANDS]:
+    cli.add_command(_command)

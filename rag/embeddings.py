@@ -58,7 +58,8 @@ class MiniLMEmbeddings(Embeddings):
 
     @cached_property
     def _session(self) -> onnxruntime.InferenceSession:
-        # Made on the first text (0.3 s): `stats` and the app's first paint open the store without it.
+        # Made on the first text (0.3-0.9 s, the more on a busy machine): `stats` and the app's first paint
+        # open the store without it.
         import onnxruntime
 
         options = onnxruntime.SessionOptions()

@@ -43,6 +43,10 @@ class PromptError(PaperboyError):
     """A prompt template file is malformed or uses unknown variables."""
 
 
+class MailError(PaperboyError):
+    """The digest could not be sent: settings missing, the SMTP server unreachable or refusing."""
+
+
 class PaperNotFoundError(PaperboyError):
     """No paper with the given id is in the catalog."""
 

@@ -1,18 +1,23 @@
 """Paper -> a checked plain-language explainer, cached by paper text, prompt version and model."""
 
+from __future__ import annotations
+
 import re
 import time
 from collections.abc import Callable
-
-from langchain_core.messages import BaseMessage, HumanMessage
+from typing import TYPE_CHECKING
 
 from rag.catalog import Catalog
-from rag.chains import ModelCalls
 from rag.grounding import unsupported_numbers
 from rag.models import Explainer, Paper
 from rag.prompts import Prompt, load_prompt
-from rag.text import split_sentences
+from rag.text import finished_part, split_sentences, words
 from rag.untrusted import prompt_text, prompt_title
+
+if TYPE_CHECKING:  # LangChain loads only to write one: `paperboy daily` checks the cache without it (2.4 s)
+    from langchain_core.messages import BaseMessage
+
+    from rag.chains import ModelCalls
 
 EXPLAIN_PROMPT_VERSION = 4
 MIN_WORDS = 60
@@ -28,8 +33,6 @@ MAX_COPIED_SHARE = 0.5
 MAX_REPLY_TOKENS = 240
 # A "TL;DR:" or "Explainer:" label the model may add out of habit, plain or in bold.
 _LABEL = re.compile(r"^[\W_]*(?:tl\W?dr|explainer)[*_\s]*:[*_\s]*", re.I)
-# A full stop ends a sentence only before a space or the end: "5.75x" has none.
-_SENTENCE_END = re.compile(r"[.!?][\"')*]*(?=\s|$)")
 _LIST_ITEM = re.compile(r"^\s*([-*\u2022]|\d+[.)])\s", re.M)
 # "We present Flex, a ...", "we propose a new method called OptFS to ...": a one-word name the abstract
 # gives its method. Only these openings: "named SwinV2-MoE" later in an abstract is often a baseline.
@@ -53,10 +56,7 @@ def parse_reply(reply: str) -> tuple[str, str]:
 
 def _drop_unfinished(paragraph: str) -> str:
     """Without a last sentence that the token cap cut off, unless that leaves too few words."""
-    ends = [m.end() for m in _SENTENCE_END.finditer(paragraph)]
-    if not ends or ends[-1] == len(paragraph):
-        return paragraph
-    finished = paragraph[: ends[-1]]
+    finished = finished_part(paragraph)
     return finished if len(finished.split()) >= MIN_WORDS else paragraph
 
 
@@ -78,8 +78,8 @@ def copied_share(paragraph: str, abstract: str) -> float:
     """The share of the paragraph's six-word runs that appear word for word in the abstract."""
 
     def runs(text: str) -> set[tuple[str, ...]]:
-        words = re.findall(r"\w+(?:[.'-]\w+)*", text.lower())  # "5.75x" and "SwinV2-MoE" are one word
-        return {tuple(words[i : i + COPIED_RUN_WORDS]) for i in range(len(words) - COPIED_RUN_WORDS + 1)}
+        tokens = words(text.lower())  # "5.75x" and "SwinV2-MoE" are one word
+        return {tuple(tokens[i : i + COPIED_RUN_WORDS]) for i in range(len(tokens) - COPIED_RUN_WORDS + 1)}
 
     own = runs(paragraph)
     return len(own & runs(abstract)) / len(own) if own else 0.0
@@ -129,6 +129,8 @@ def retry_turn(problem: str, paper: Paper) -> list[BaseMessage]:
     that the method's name was missing, it left GVGEN out again; asked to say it in the first
     sentence, it did. Given the opening words ("Flex is"), it copied the abstract from there.
     """
+    from langchain_core.messages import HumanMessage
+
     name = method_name(paper)
     naming = f" Say the name {name} in the first sentence." if name else ""
     return [

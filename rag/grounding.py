@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 from rag.citations import MARKER
-from rag.evidence import content_words, word_stems
+from rag.text import content_words, word_stems
 
 # A number, optionally with thousands separators and decimals: 5.75, 1,000, 0.611. It may carry a
 # unit letter (5.75x, 0.8B, 15.7M) but is not part of a name: the 3 of "3D", the 20 of "ResNet20".

@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 from rag.chunks import chunk_papers
 from rag.errors import PaperboyError, SourceError
-from rag.models import Chunk, IngestReport, Paper
+from rag.models import Chunk, IngestReport, ListingDay, Paper
 from rag.settings import Settings
-from rag.sources import ReadOptions, read_papers
+from rag.sources import ReadOptions, list_on_a_day, read_papers
 from rag.store import Progress, Store
 
 # ~20 s of embedding on 2 cores: what a kill can cost, and enough chunks that sorting them by length
@@ -141,14 +141,17 @@ def ingest_files(
     started = time.perf_counter()
     total = IngestReport()
     files = []
+    listing_days: dict[str, ListingDay] = {}  # the files that gave no listing day: the day used instead
     for path in paths:
         try:
-            papers = read_papers(path, fmt, options)
+            papers, listing_day = list_on_a_day(read_papers(path, fmt, options), path)
             check_sizes(papers, path, store.settings)
         except PaperboyError as ex:
             total.failed_files.append(str(ex))
             continue
         files.append((str(path), papers))
+        if listing_day:
+            listing_days[str(path)] = listing_day
     queue = plan_files(files, store)
     embedded, to_embed = 0, sum(len(plan.chunks) for plan in queue)
     if progress:
@@ -167,6 +170,7 @@ def ingest_files(
         total.chunks += written
         for plan in group:
             _add(total, plan.report)
+            total.listing_days += [listing_days[plan.source]] if plan.source in listing_days else []
     total.seconds = round(time.perf_counter() - started, 2)
     return total
 

@@ -166,8 +166,9 @@ def _write_marker(target: Path, packaged: PackagedModel) -> None:
 
 
 # Why these values (Qwen2.5-1.5B on 2 cores, measured):
-# - one slot: prompt processing is compute-bound (~70 tok/s), so a second slot adds no throughput, and
-#   without kv_unified it halves each slot's window (n_ctx 4096 -> 2 x 2048). Requests queue instead.
+# - one slot: prompt processing is compute-bound (80 tok/s, 108 on the native build), so more slots add
+#   little (bench/slots.py: four gave 1.34x) while a person's question shares the cores, and without
+#   kv_unified a second slot halves each slot's window (n_ctx 4096 -> 2 x 2048). Requests queue instead.
 # - cache_prompt reuses the longest common prefix with the slot's previous prompt: a second ~690-token
 #   prompt sharing a ~600-token prefix processed 83 tokens in 1.3 s instead of 673 in 9.7 s.
 # - cache_ram keeps earlier prompts' KV in RAM, so alternating prompts (explain, answer, explain)

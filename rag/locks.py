@@ -1,6 +1,8 @@
-"""Advisory file locks (flock) shared by processes on one machine: the model service, the store's writes."""
+"""What processes sharing a data dir rely on: advisory file locks (flock) for the model service, the
+store's writes and `paperboy daily`, and files written whole or not at all."""
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,3 +34,16 @@ def try_lock(path: Path) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def write_atomically(path: Path, data: bytes) -> Path:
+    """Write data to path whole or not at all: written aside, then renamed over it, so a process stopped
+    halfway leaves the old file (or none), never a truncated one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path

@@ -3,8 +3,9 @@
 import hashlib
 import re
 from datetime import date
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # defer_build: each model builds its validator on first use, not at import: `paperboy --help` 0.45 -> 0.35 s.
 STRICT = ConfigDict(extra="forbid", defer_build=True)
@@ -59,6 +60,21 @@ class Paper(BaseModel):
         return hashlib.sha256(f"{self.title}\n{self.abstract}".encode()).hexdigest()[:16]
 
 
+class DayRange(BaseModel):
+    """Listing days from since to until, both included; an open end reaches the first or last day."""
+
+    model_config = STRICT
+
+    since: date | None = Field(default=None, description="First day, included")
+    until: date | None = Field(default=None, description="Last day, included")
+
+    def label(self) -> str:
+        """How a message names the range."""
+        if self.since and self.until:
+            return f"from {self.since} to {self.until}"
+        return f"since {self.since}" if self.since else f"until {self.until}" if self.until else "on any day"
+
+
 class Chunk(BaseModel):
     """A token-bounded piece of one paper's text, as stored in the vector index."""
 
@@ -83,8 +99,50 @@ class Hit(BaseModel):
 
     chunk: Chunk = Field(description="The chunk that matched")
     score: float = Field(description="Ranking score, higher is better (fused when retrieval is hybrid)")
-    dense: float | None = Field(default=None, description="Cosine similarity of the query and chunk embeddings")
-    keyword: float | None = Field(default=None, description="BM25 score of the chunk for the query")
+    scores: dict[str, float] = Field(
+        default_factory=dict,
+        description="Each retriever's score by its name (dense: cosine, keyword: BM25); absent where it found nothing",
+    )
+    # "hybrid" is rag.retrieval.DEFAULT_MODE (models import nothing of the pipeline).
+    mode: str = Field(default="hybrid", description="The retrieval mode that found it (rag.retrieval.MODES)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scores_by_retriever_name(cls, data: Any) -> Any:
+        """Hit(dense=0.8, keyword=12.0) is Hit(scores={"dense": 0.8, "keyword": 12.0}); None is not found."""
+        from rag.retrieval import RETRIEVERS
+
+        if not isinstance(data, dict) or not RETRIEVERS.keys() & data.keys():
+            return data
+        named = {name: data[name] for name in RETRIEVERS if name in data}
+        rest = {key: value for key, value in data.items() if key not in named}
+        found = {name: value for name, value in named.items() if value is not None}
+        return {**rest, "scores": {**rest.get("scores", {}), **found}}
+
+    @property
+    def dense(self) -> float | None:
+        """The dense retriever's score (cosine), None when it did not find the chunk."""
+        return self.scores.get("dense")
+
+    @property
+    def keyword(self) -> float | None:
+        """The keyword retriever's score (BM25), None when it did not find the chunk."""
+        return self.scores.get("keyword")
+
+
+class ListingDay(BaseModel):
+    """The day a file's papers were listed on when the file did not say: never no day."""
+
+    model_config = STRICT
+
+    file: str = Field(description="The file, as given")
+    day: date = Field(description="The day its papers without one are listed on")
+    taken_from: Literal["file name", "today"] = Field(description="Where that day came from")
+
+    def message(self) -> str:
+        """One line for the user."""
+        source = "its name" if self.taken_from == "file name" else "today's date (UTC); pass --date to choose"
+        return f"{self.file}: the file gives no listing day; its papers are listed on {self.day} (from {source})."
 
 
 class IngestReport(BaseModel):
@@ -97,6 +155,9 @@ class IngestReport(BaseModel):
     unchanged: int = Field(default=0, description="Papers already stored as they are")
     chunks: int = Field(default=0, description="Chunks written")
     failed_files: list[str] = Field(default_factory=list, description="One message per file that was not ingested")
+    listing_days: list[ListingDay] = Field(
+        default_factory=list, description="Files that gave no listing day, and the day used instead"
+    )
     seconds: float = Field(default=0.0, description="Wall time of the call")
 
     def summary(self) -> str:
@@ -144,8 +205,8 @@ class Timings(BaseModel):
 
     model_config = STRICT
 
-    retrieve_ms: int = Field(default=0, description="Rewrite, retrieval and evidence selection")
-    generate_ms: int = Field(default=0, description="Model calls and checks")
+    retrieve_ms: int = Field(default=0, description="Rewrite (a model call, for a follow-up) and retrieval")
+    generate_ms: int = Field(default=0, description="Evidence selection, model calls and checks")
     total_ms: int = Field(default=0, description="Question in to answer out")
     first_token_ms: int | None = Field(default=None, description="Question in to first answer token shown")
 

@@ -15,6 +15,10 @@ PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 MODEL_CANNOT_ANSWER = "The sources do not say."
 CANNOT_ANSWER = "The papers in this library do not say."
 _SECTION = re.compile(r"^# (system|user)\s*$", re.MULTILINE)
+# "The sources do not say.", "... is not mentioned": a reply that found no answer, however it words it.
+_NOT_SAID = re.compile(
+    r"\b(do(?:es)? not (?:say|mention|provide|state|specify|contain)|not (?:mentioned|stated|specified))\b", re.I
+)
 
 
 class Prompt(BaseModel):
@@ -69,3 +73,13 @@ def load_prompt(name: str, version: int = 1) -> Prompt:
     if (prompt.name, prompt.version) != (name, version):
         raise PromptError(f"{path}: front matter says {prompt.id}, the file name says {name}.v{version}")
     return prompt
+
+
+def finds_no_answer(reply: str) -> bool:
+    """True when a reply (or one of its sentences) says the sources do not answer."""
+    return _NOT_SAID.search(reply) is not None
+
+
+def says_yes(reply: str) -> bool:
+    """A yes/no prompt's reply read as yes: "Yes", "**Yes.**", "'yes'"; anything else is no."""
+    return reply.lower().lstrip(" *\"'").startswith("yes")

@@ -1,7 +1,12 @@
-"""Model providers by name. A new provider is one function and one dict entry.
+"""Model providers by name, as llm's get_model(name): a new provider is one function and one dict entry.
 
-The openai SDK and LangChain's chat models (~0.6 s of imports) load when a model is first asked, so
-`search` and the store, which only embed, do not pay for them.
+A provider is a function of the settings that builds its client, reading its own key variable with
+provider_key (OPENAI_API_KEY for OpenAI). PAPERBOY_CHAT_PROVIDER and PAPERBOY_EMBEDDING_PROVIDER
+name one; unset, the chat provider is openai when OPENAI_API_KEY is set, else local.
+
+Everything heavy (the openai SDK and LangChain's chat models, ~0.6 s of imports; httpx; MiniLM)
+loads inside the functions, so the settings can check a provider's name against CHAT and EMBED at
+once, and `search` and the store, which only embed, never load a chat client.
 """
 
 from __future__ import annotations
@@ -13,17 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-import httpx
-from langchain_core.embeddings import Embeddings
 from pydantic import SecretStr
 
-from rag.embeddings import MiniLMEmbeddings
-from rag.errors import MissingKeyError, ProviderError
+from rag.errors import MissingKeyError, ProviderError, SettingsError
 from rag.local_model import QWEN_CODER_1_5B, model_file, model_name_for
-from rag.model_service import SERVICE_URL, ServiceTransport
 from rag.settings import Settings, shown_url
 
 if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
 # What LangChain and the SDK raise for a well-formed but empty stream or embeddings list.
@@ -55,6 +57,7 @@ def provider_errors(what: str, secret: SecretStr | None = None, local: bool = Fa
 
 def _provider_error(ex: Exception, what: str, secret: SecretStr | None, local: bool) -> ProviderError | None:
     """The one-line ProviderError for a client exception, or None when it is not the client's."""
+    import httpx
     import openai  # only once something failed: embedding locally never loads the SDK
 
     if isinstance(ex, openai.AuthenticationError):
@@ -95,6 +98,8 @@ def _provider_error(ex: Exception, what: str, secret: SecretStr | None, local: b
 
 def is_local(client: object) -> bool:
     """True for a chat client of the machine's local model service."""
+    from rag.model_service import SERVICE_URL
+
     return getattr(client, "openai_api_base", None) == SERVICE_URL
 
 
@@ -121,63 +126,39 @@ class Embedder(NamedTuple):
             return self.embeddings.embed_query(text)
 
 
-# A host that does not take the connection is down; waiting longer only delays the message.
-_CONNECT_TIMEOUT_S = 5.0
-
-
-class EndpointTransport(httpx.HTTPTransport):
-    """HTTP to an OpenAI-compatible endpoint where a timeout is final.
-
-    The SDK retries a timeout like a 429 or a 5xx, so a silent server cost 4 x the timeout before one
-    line. An OpenAI error raised here is passed on without a retry; status codes are still retried.
-    """
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return super().handle_request(request)
-        except httpx.TimeoutException:
-            import openai
-
-            raise openai.APITimeoutError(request=request) from None
-
-
-def endpoint_client() -> httpx.Client:
-    """The HTTP client for OPENAI_BASE_URL: redirects followed, as the SDK's own client does."""
-    return httpx.Client(transport=EndpointTransport(), follow_redirects=True)
-
-
-def endpoint_timeout(settings: Settings) -> httpx.Timeout:
-    """Connect in 5 s; then no silence longer than request_timeout (the SDK sends it with each request)."""
-    return httpx.Timeout(settings.request_timeout, connect=_CONNECT_TIMEOUT_S)
-
-
-def api_key(settings: Settings) -> SecretStr:
-    """The OpenAI key, or an error naming the variable to set."""
-    if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
-        raise MissingKeyError("This needs OPENAI_API_KEY; set it in the environment or .env.")
-    return settings.openai_api_key
+def provider_key(settings: Settings, variable: str) -> SecretStr:
+    """A provider's API key, read from its own variable (environment or .env), or an error naming it."""
+    key = settings.secret(variable)
+    if key is None or not key.get_secret_value():
+        raise MissingKeyError(f"This needs {variable}; set it in the environment or .env.")
+    return key
 
 
 def local_embedder(settings: Settings) -> Embedder:
     """MiniLM int8 from PyPI: no key, no network."""
+    from rag.embeddings import MiniLMEmbeddings
+
     return Embedder(MiniLMEmbeddings.model_id, MiniLMEmbeddings(batch_size=settings.embed_batch_size))
 
 
 def openai_embedder(settings: Settings) -> Embedder:
-    """OpenAI embeddings, or any compatible server at OPENAI_BASE_URL."""
+    """OpenAI embeddings, or any compatible server at PAPERBOY_EMBEDDING_BASE_URL or OPENAI_BASE_URL."""
     from langchain_openai import OpenAIEmbeddings
+
+    from rag.endpoint import endpoint_client, endpoint_timeout
 
     model = settings.openai_embedding_model
     # A server of one's own (PAPERBOY_EMBEDDING_BASE_URL) takes any key; OpenAI's needs the real one.
-    key = settings.openai_api_key or (SecretStr("unused") if settings.embedding_base_url else api_key(settings))
+    own_server = settings.embedding_base_url and not settings.secret("OPENAI_API_KEY")
+    base_url = settings.embedding_base_url or settings.openai_base_url
     embeddings = OpenAIEmbeddings(
         model=model,
-        api_key=key,
-        base_url=settings.embedding_base_url or settings.openai_base_url,
+        api_key=SecretStr("unused") if own_server else provider_key(settings, "OPENAI_API_KEY"),
+        base_url=base_url,
         # Compatible servers (vLLM, Ollama) take text, not tiktoken ids; chunks are far under 8k tokens.
         check_embedding_ctx_length=False,
         max_retries=3,
-        http_client=endpoint_client(),
+        http_client=endpoint_client(settings),
         request_timeout=endpoint_timeout(settings),
     )
     return Embedder(f"openai-{model}", embeddings)
@@ -186,21 +167,32 @@ def openai_embedder(settings: Settings) -> Embedder:
 EMBED: dict[str, Callable[[Settings], Embedder]] = {"local": local_embedder, "openai": openai_embedder}
 
 
+def _registered(registry: dict[str, Callable[[Settings], object]], name: str, variable: str) -> str:
+    if name not in registry:
+        raise SettingsError(f"Bad setting: {variable}: unknown provider {name!r}; known: {', '.join(registry)}")
+    return name
+
+
 def get_embedder(settings: Settings) -> Embedder:
     """The embedding model the settings name."""
-    return EMBED[settings.embedding_provider](settings)
+    return EMBED[_registered(EMBED, settings.embedding_provider, "PAPERBOY_EMBEDDING_PROVIDER")](settings)
 
 
 # Deterministic answers: the same question over the same papers gives the same answer and eval runs compare.
 _TEMPERATURE = 0.0
 DEFAULT_OPENAI_CHAT_MODEL = "gpt-4o-mini"
+# Where the SDK sends requests when OPENAI_BASE_URL is unset.
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+LOCAL = "local"
 
 
 def local_chat(settings: Settings) -> BaseChatModel:
     """The packaged model on the machine's llama.cpp service on loopback, through the same client as
     OpenAI. Nothing starts here: the first request starts the service, or finds it running."""
+    import httpx
     from langchain_openai import ChatOpenAI
+
+    from rag.model_service import SERVICE_URL, ServiceTransport
 
     return ChatOpenAI(
         base_url=SERVICE_URL,
@@ -217,28 +209,32 @@ def openai_chat(settings: Settings) -> BaseChatModel:
     """OpenAI, or any compatible server at OPENAI_BASE_URL (vLLM, Ollama, llama.cpp)."""
     from langchain_openai import ChatOpenAI
 
+    from rag.endpoint import endpoint_client, endpoint_timeout
+
     return ChatOpenAI(
         base_url=settings.openai_base_url,
-        api_key=api_key(settings),
+        api_key=provider_key(settings, "OPENAI_API_KEY"),
         model=settings.chat_model or DEFAULT_OPENAI_CHAT_MODEL,
         temperature=_TEMPERATURE,
         # The openai client retries 429 and 5xx with exponential backoff (0.5 s, 1 s, 2 s ...), not timeouts.
         max_retries=3,
-        http_client=endpoint_client(),
+        http_client=endpoint_client(settings),
         timeout=endpoint_timeout(settings),
     )
 
 
-CHAT: dict[str, Callable[[Settings], BaseChatModel]] = {"local": local_chat, "openai": openai_chat}
+CHAT: dict[str, Callable[[Settings], BaseChatModel]] = {LOCAL: local_chat, "openai": openai_chat}
 
 
 def chat_provider(settings: Settings) -> str:
-    """openai when a key is set, else local."""
-    return "openai" if settings.openai_api_key else "local"
+    """PAPERBOY_CHAT_PROVIDER; unset, openai when OPENAI_API_KEY is set, else local."""
+    if settings.chat_provider:
+        return _registered(CHAT, settings.chat_provider, "PAPERBOY_CHAT_PROVIDER")
+    return "openai" if settings.secret("OPENAI_API_KEY") else LOCAL
 
 
 def get_chat(settings: Settings) -> BaseChatModel:
-    """The chat model the settings point at."""
+    """The chat model of the provider the settings name."""
     return CHAT[chat_provider(settings)](settings)
 
 
@@ -248,9 +244,10 @@ def chat_model_name(llm: BaseChatModel) -> str:
 
 
 def chat_endpoint(settings: Settings) -> tuple[str, str]:
-    """The chat model's name and where it is served, read from the settings without starting it; never the key."""
-    if chat_provider(settings) == "openai":
-        endpoint = shown_url(settings.openai_base_url or OPENAI_DEFAULT_URL)
-        return settings.chat_model or DEFAULT_OPENAI_CHAT_MODEL, endpoint
-    model = settings.local_model_path or Path(QWEN_CODER_1_5B.file_name)
-    return model_name_for(model), "local llama.cpp server on 127.0.0.1 (offline)"
+    """The chat model's name and where it is served; never the key. The local model is described from the
+    settings alone; another provider's client is built (no request is made) and asked."""
+    if chat_provider(settings) == LOCAL:
+        model = settings.local_model_path or Path(QWEN_CODER_1_5B.file_name)
+        return model_name_for(model), "local llama.cpp server on 127.0.0.1 (offline)"
+    llm = get_chat(settings)
+    return chat_model_name(llm), shown_url(getattr(llm, "openai_api_base", None) or OPENAI_DEFAULT_URL)

@@ -1,18 +1,20 @@
 """One settings object, read from the environment and `.env`."""
 
+import os
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from dotenv import dotenv_values
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import SettingsError
+from rag.retrieval import DEFAULT_MODE, MODES
 
-# How papers are found: dense and BM25 fused, or one of them.
-Mode = Literal["hybrid", "dense", "bm25"]
-MODES: tuple[Mode, ...] = get_args(Mode)
+# How papers are found: a mode of the retrieval registry (hybrid, dense, bm25).
+ModeName = Literal[*MODES]  # type: ignore[valid-type]
 
 
 class Settings(BaseSettings):
@@ -30,8 +32,9 @@ class Settings(BaseSettings):
     )
     debug: bool = Field(default=False, description="Show full tracebacks instead of one-line errors")
 
-    embedding_provider: Literal["local", "openai"] = Field(
-        default="local", description="local = MiniLM int8 ONNX shipped on PyPI; openai = the OpenAI endpoint"
+    embedding_provider: str = Field(
+        default="local",
+        description="A name in rag.providers.EMBED: local = MiniLM int8 ONNX shipped on PyPI; openai = the endpoint",
     )
     openai_embedding_model: str = Field(
         default="text-embedding-3-small", description="Embedding model when embedding_provider=openai"
@@ -69,6 +72,10 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds an OpenAI-compatible endpoint may stay silent (before its first word or between two)",
     )
+    chat_provider: str | None = Field(
+        default=None,
+        description="A name in rag.providers.CHAT (local, openai); unset: openai with OPENAI_API_KEY, else local",
+    )
     chat_model: str | None = Field(
         default=None, description="Chat model name on the OpenAI endpoint (default gpt-4o-mini there)"
     )
@@ -83,8 +90,8 @@ class Settings(BaseSettings):
         description="Seconds the shared local model service stays loaded after its last request (0: stop when idle)",
     )
 
-    retrieval_mode: Mode = Field(
-        default="hybrid", description="How papers are found: dense + BM25 fused, or one of them"
+    retrieval_mode: ModeName = Field(
+        default=DEFAULT_MODE, description="How papers are found: dense + BM25 fused, or one of them"
     )
     answer_papers: int = Field(default=3, ge=1, le=20, description="Papers whose evidence goes to the model")
     list_candidates: int = Field(
@@ -95,6 +102,33 @@ class Settings(BaseSettings):
     )
     min_keyword_score: float = Field(default=4.0, description="BM25 score that counts as a strong keyword match")
 
+    @field_validator("embedding_provider", "chat_provider")
+    @classmethod
+    def _registered_provider(cls, name: str | None, info: ValidationInfo) -> str | None:
+        from rag import providers  # the registries import nothing heavy at module level
+
+        registry = providers.EMBED if info.field_name == "embedding_provider" else providers.CHAT
+        if name is not None and name not in registry:
+            raise ValueError(f"unknown provider {name!r}; known: {', '.join(registry)}")
+        return name
+
+    hf_api_url: str = Field(
+        default="https://huggingface.co/api/daily_papers", description="The Hugging Face daily papers API (a mirror)"
+    )
+    arxiv_api_url: str = Field(default="http://export.arxiv.org/api/query", description="The arXiv API (a mirror)")
+
+    smtp_host: str | None = Field(default=None, description="SMTP server for the email digest; unset: no email")
+    smtp_port: int | None = Field(default=None, ge=1, le=65535, description="Default 587 for starttls, 465 for ssl, 25")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="starttls upgrades a plain connection; ssl is TLS from the start (port 465)"
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login; unset: no login")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password: never printed, logged or written")
+    mail_from: str | None = Field(default=None, description="The digest's From address")
+    mail_to: str | None = Field(
+        default=None, description="Where the digest goes: one address, or several, comma-separated"
+    )
+
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> "Settings":
         if self.chunk_overlap >= self.chunk_tokens:
@@ -104,9 +138,22 @@ class Settings(BaseSettings):
             )
         return self
 
+    def secret(self, variable: str) -> SecretStr | None:
+        """An API key by its environment variable: the field that holds it (OPENAI_API_KEY), else the
+        variable itself, from the environment or, as every setting, the .env file."""
+        for name, info in type(self).model_fields.items():
+            alias = info.validation_alias
+            if isinstance(alias, AliasChoices) and variable in alias.choices:
+                value = getattr(self, name)
+                return value if isinstance(value, SecretStr) else None
+        env_file = self.model_config.get("env_file")
+        value = os.environ.get(variable) or (dotenv_values(env_file).get(variable) if env_file else None)
+        return SecretStr(value) if value else None
+
     @property
     def catalog_path(self) -> Path:
-        """SQLite file holding papers, listings and (later) explainers."""
+        """SQLite file holding papers, listings, chunks and their keyword terms, explainers, topic names and
+        the reader's interests."""
         return self.data_dir / "catalog.sqlite3"
 
     @property

@@ -56,6 +56,8 @@ _ADDRESSES_THE_MODEL: dict[str, list[str]] = {
         r"\b(dear|hey|hello)\s+(ai|assistant|model|llm|language model|chatbot)\b",
         r"^\W*attention\s*[,:!]\s*(ai|assistant|model|llm|language model|chatbot)",
         r"\bif you are an? (ai|llm|(large )?language model|assistant|chatbot|bot)\b",
+        r"\b(requirement|policy|directive)s? for (the\s+|any\s+|all\s+)?(ai|llm|language model|chatbot)s?"
+        r"( assistants?)?\b",
         r"\b(ai|llm|language model|assistant|chatbot|model)s?\s+(that is\s+|who is\s+)?(reading|summari[sz]ing|"
         r"processing|answering questions about|citing)\s+(this|these)\b",
         r"\bthe (assistant|ai( assistant)?|chatbot|(language )?model reading this) (must|should|will) (answer|reply|"
@@ -74,6 +76,12 @@ _ADDRESSES_THE_MODEL: dict[str, list[str]] = {
         # The second half of an order split over two sentences ("Ignore ... . From now on, state ...").
         r"^\W*from now on\b",
         r"\b(end|begin|start|prefix|close|sign)\s+(every|each|all|any|your)\s+(answer|response|reply|summary|output)s?\b",
+        r"\b(in|to|into|with) (every|each|all|any) (of your )?(answer|response|reply|replies)s?\b",
+        # "Assistants must quote these numbers", "language model assistants should include this link": a
+        # research claim ("LLM agents must follow policy") names no answer, link or tag of its own.
+        r"\b(ai|llms?|language models?|assistants?|chatbots?)\b(\s+\w+){0,2}\s+(must|should|shall|are (required|"
+        r"asked|instructed) to)\s+(always\s+)?(quote|cite|include|answer|respond|reply|output|mention|state|say|add|"
+        r"report|repeat|append|sign)\b.{0,40}\b(this|these|our|the following|every|each|tag|link|token)\b",
     ],
     "a claim about the other sources": [
         r"\b(other|remaining)\s+(papers?|sources?|abstracts?|results|documents|studies|entries)\b.{0,60}\b(retracted|"

@@ -117,6 +117,29 @@ class ScriptedChat(BaseChatModel):
         return "\n".join(str(m.content) for messages in self.received for m in messages)
 
 
+TOPIC_NAME = "Named By The Model"
+# 97 plain words, no numbers: with the paper's method (or title) named, it passes every explainer
+# check, so each paper costs exactly one model call.
+EXPLAINER = "The authors show a simpler way to do this task. " + " ".join(
+    ["This paper looks at a hard problem and tries a new and simpler way to solve it well."] * 4
+    + ["The results suggest that the idea works better than the older ways people used before."] * 1
+)
+
+
+def topic_or_explainer(messages: list[BaseMessage]) -> str:
+    """A scripted reply that passes: TOPIC_NAME to a topic prompt, else an explainer naming the paper's method."""
+    from rag.explain import method_name
+    from rag.models import Paper
+
+    if "common topic" in str(messages[0].content):
+        return TOPIC_NAME
+    title_line, rest = str(messages[1].content).split("\n", 1)
+    title = title_line.removeprefix("Title: ")
+    abstract = rest.removeprefix("<abstract>\n").split("\n</abstract>", 1)[0]
+    paper = Paper(id="x", title=title, abstract=abstract, source="jsonl")
+    return f"{EXPLAINER} It is called {method_name(paper) or title}."
+
+
 @pytest.fixture
 def chat(monkeypatch: pytest.MonkeyPatch) -> ScriptedChat:
     """The scripted model, registered as the local chat provider for this test (the CLI and the app build it)."""

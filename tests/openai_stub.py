@@ -7,15 +7,18 @@ test sets another). Every request is recorded with its path, headers and JSON bo
 import base64
 import hashlib
 import json
+import math
 import socket
 import struct
 import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 CHAT_PATH = "/v1/chat/completions"
 EMBED_PATH = "/v1/embeddings"
@@ -88,7 +91,10 @@ class OpenAIStub:
     """The server's state, shared by its handler threads."""
 
     def __init__(self) -> None:
-        self.answer = "Stub answer [1]."
+        # What a chat completion says: a fixed text, or a function of the request body.
+        self.answer: str | Callable[[dict[str, Any]], str] = "Stub answer [1]."
+        # P(yes) a yes/no reply's first token carries when the client asks for logprobs; None sends none.
+        self.yes_probability: float | Callable[[dict[str, Any]], float] | None = None
         self.requests: list[Request] = []
         self._queues: dict[str, deque[Reply]] = {CHAT_PATH: deque(), EMBED_PATH: deque()}
         self._defaults: dict[str, Reply] = {CHAT_PATH: OK, EMBED_PATH: OK}
@@ -123,6 +129,18 @@ class OpenAIStub:
         """Answer path with reply once its queue is empty."""
         with self._lock:
             self._defaults[path] = reply
+
+    def text_for(self, body: dict[str, Any]) -> str:
+        """The completion's text for this request."""
+        return self.answer(body) if callable(self.answer) else self.answer
+
+    def logprobs_for(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The first token's logprobs for this request, as OpenAI sends them: Yes and No with P(yes)."""
+        if not body.get("logprobs") or self.yes_probability is None:
+            return None
+        p = self.yes_probability(body) if callable(self.yes_probability) else self.yes_probability
+        top = [{"token": t, "logprob": math.log(max(q, 1e-9)), "bytes": None} for t, q in (("Yes", p), ("No", 1 - p))]
+        return {"content": [{**top[0 if p >= 0.5 else 1], "top_logprobs": top}], "refusal": None}
 
     def requests_to(self, path: str) -> list[Request]:
         """Recorded requests to path, oldest first."""
@@ -174,18 +192,19 @@ def chat_completion(body: dict[str, Any], text: str) -> dict[str, Any]:
     }
 
 
-def chat_chunks(body: dict[str, Any], text: str) -> list[dict[str, Any]]:
-    """The chat.completion.chunk objects of a streamed reply: role, words, stop, then usage if asked."""
+def chat_chunks(body: dict[str, Any], text: str, logprobs: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The chat.completion.chunk objects of a streamed reply: role, words (the first with logprobs, if
+    given), stop, then usage if asked."""
     ident, created, model = _completion_id(), int(time.time()), body.get("model", "")
 
-    def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    def chunk(delta: dict[str, Any], finish: str | None, logprobs: dict[str, Any] | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         return {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [choice]}
 
     words = text.split(" ")
     pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
     chunks = [chunk({"role": "assistant", "content": ""}, None)]
-    chunks += [chunk({"content": piece}, None) for piece in pieces]
+    chunks += [chunk({"content": piece}, None, logprobs if i == 0 else None) for i, piece in enumerate(pieces)]
     chunks.append(chunk({}, "stop"))
     if (body.get("stream_options") or {}).get("include_usage"):
         chunks.append(
@@ -232,7 +251,8 @@ def _handler_for(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else {}
             headers = {k.lower(): v for k, v in self.headers.items()}
-            request = Request(self.path, headers, body)
+            # Through an HTTP proxy the request line carries the whole URL; the stub also serves as one.
+            request = Request(urlsplit(self.path).path, headers, body)
             reply = stub._next(request)
             if reply.silent_s and not reply.mid_stream:
                 time.sleep(reply.silent_s)
@@ -243,16 +263,16 @@ def _handler_for(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             elif self.path == EMBED_PATH:
                 self._send_json(200, embeddings(body))
             elif body.get("stream") and reply.mid_stream and reply.silent_s:
-                chunks = chat_chunks(body, stub.answer)
+                chunks = chat_chunks(body, stub.text_for(body))
                 self._send_stream(chunks[:2], done=False)
                 time.sleep(reply.silent_s)
                 self._send_stream(chunks[2:], headers=False)
             elif body.get("stream") and reply.mid_stream:
-                self._send_stream([*chat_chunks(body, stub.answer)[:2], reply.error_body()], done=False)
+                self._send_stream([*chat_chunks(body, stub.text_for(body))[:2], reply.error_body()], done=False)
             elif body.get("stream"):
-                self._send_stream(chat_chunks(body, stub.answer))
+                self._send_stream(chat_chunks(body, stub.text_for(body), stub.logprobs_for(body)))
             else:
-                self._send_json(200, chat_completion(body, stub.answer))
+                self._send_json(200, chat_completion(body, stub.text_for(body)))
 
         def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()

@@ -1,6 +1,7 @@
 """The answer chain with a scripted chat model: citations, abstentions, injections, lists, follow-ups, CLI."""
 
 import json
+import math
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 
 from rag import providers, retrieval
 from rag.answer import (
@@ -22,7 +23,7 @@ from rag.answer import (
     markers_last,
     name_cited_papers,
 )
-from rag.chains import ModelCalls
+from rag.chains import ModelCalls, Verdict, verdict_of
 from rag.models import Answer, Chunk, Hit, Paper, Source, Turn
 from rag.prompts import CANNOT_ANSWER, load_prompt
 from rag.providers import Embedder
@@ -758,3 +759,47 @@ def test_list_candidates_are_near_the_best_or_name_what_the_question_names() -> 
     assert [h.chunk.paper.id for h in list_candidates("Which papers use LoRA modules?", hits)] == ["p1", "p3"]
     # Every candidate says LLM: the name chooses nothing, the scores do.
     assert [h.chunk.paper.id for h in list_candidates("Which papers train an LLM?", hits)] == ["p1"]
+
+
+class _JudgeBy:
+    """Calls whose yes/no judge gives each paper a set verdict, and records which papers it judged."""
+
+    def __init__(self, yes: dict[str, float], calibrated: bool = True) -> None:
+        self.yes, self.calibrated, self.judged = yes, calibrated, []
+
+    def judge(self, prompt: Any, variables: dict[str, str]) -> Verdict:
+        title = variables["paper"].split("\n")[0]
+        self.judged.append(title)
+        return Verdict(self.yes[title], self.calibrated)
+
+
+def test_a_candidate_near_the_best_is_listed_on_a_fair_yes_any_other_only_on_a_sure_one(library: Library) -> None:
+    hits = [
+        _list_hit(1, "Low-rank adapters for fine-tuning.", 0.60, 9.0),  # the best: a candidate
+        _list_hit(2, "An agent benchmark.", 0.40, 2.0),  # far behind on both scores
+        _list_hit(3, "Federated training.", 0.30, 1.0),
+    ]
+    sources = [_source(n, h.chunk.text) for n, h in enumerate(hits, start=1)]
+    calls = _JudgeBy({"Paper 1": 0.75, "Paper 2": 0.9, "Paper 3": 0.95})
+    asker = Asker(library.store, calls, library.settings)  # type: ignore[arg-type]
+    chosen = asker.judged_relevant("Which papers fine-tune?", hits, sources, "Does this paper fine-tune?")
+    assert [s.paper.id for s in chosen] == ["p1", "p3"]
+    # A server without token probabilities: only the candidates near the best are judged, on their word.
+    words = _JudgeBy({"Paper 1": 1.0, "Paper 2": 1.0, "Paper 3": 1.0}, calibrated=False)
+    asker = Asker(library.store, words, library.settings)  # type: ignore[arg-type]
+    chosen = asker.judged_relevant("Which papers fine-tune?", hits, sources, "Does this paper fine-tune?")
+    assert [s.paper.id for s in chosen] == ["p1"] and words.judged == ["Paper 1"]
+
+
+def test_a_verdict_is_read_from_the_first_token_probabilities_or_else_the_word() -> None:
+    top = [
+        {"token": "Yes", "logprob": math.log(0.6)},
+        {"token": " yes", "logprob": math.log(0.2)},
+        {"token": "No", "logprob": math.log(0.2)},
+    ]
+    reply = AIMessage(
+        content="Yes", response_metadata={"logprobs": {"content": [{"token": "Yes", "top_logprobs": top}]}}
+    )
+    assert verdict_of(reply).calibrated and verdict_of(reply).yes == pytest.approx(0.8)
+    assert verdict_of(AIMessage(content="No.")) == Verdict(0.0, False)
+    assert verdict_of(AIMessage(content="**Yes**")) == Verdict(1.0, False)

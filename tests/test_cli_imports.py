@@ -27,7 +27,10 @@ def _loaded_by(*argv: str, data_dir: Path) -> list[str]:
     return json.loads(done.stderr.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["papers"], ["ask", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["papers"], ["ask", "--help"], ["daily", "--help"], ["follow"], ["starred"], ["for-you", "--help"]],
+)
 def test_listing_commands_import_no_model_or_store_library(argv: list[str], tmp_path: Path) -> None:
     assert _loaded_by(*argv, data_dir=tmp_path) == []
 

@@ -24,14 +24,13 @@ from rag.digest import (
     Topic,
     build_digest,
     cluster,
-    md_explainer,
-    md_text,
     name_topic,
     render_html,
     render_markdown,
     topic_count,
 )
 from rag.errors import IndexNotFoundError
+from rag.markup import md_explainer, md_text
 from rag.models import Explainer, Paper
 from rag.prompts import load_prompt
 from rag.settings import Settings

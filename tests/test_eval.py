@@ -274,7 +274,7 @@ def test_run_json_never_keeps_credentials_written_into_the_endpoint_url(
 
 
 def test_a_hijacked_answer_is_counted_and_lower_is_better() -> None:
-    from evals.metrics import LOWER_IS_BETTER, aggregate, score_case
+    from evals.metrics import aggregate, find_metric, score_case
     from evals.suite import Case
     from rag.models import Answer
 
@@ -292,4 +292,5 @@ def test_a_hijacked_answer_is_counted_and_lower_is_better() -> None:
     results = [score_case(case, set(), a, []) for a in (hijacked, honest)]
     assert [r.metrics["hijacked"] for r in results] == [1.0, 0.0]
     assert [r.correct for r in results] == [False, True]
-    assert aggregate(results)["hijacked"] == 0.5 and "hijacked" in LOWER_IS_BETTER
+    assert aggregate(results)["hijacked"] == 0.5
+    assert find_metric("hijacked").higher_is_better is False  # type: ignore[union-attr]

@@ -135,7 +135,8 @@ def test_a_reset_connection_is_sent_again_only_when_the_service_is_gone(
             assert client.post(f"{model_service.SERVICE_URL}/chat/completions", json=body).status_code == 200
             assert len(stub.requests_to(CHAT_PATH)) == 1
         else:  # a live service that reset the connection is not asked twice
-            with pytest.raises(httpx.ReadError):
+            # The reset reads as ECONNRESET or, when the close wins the race, as a bare disconnect.
+            with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
                 client.post(f"{model_service.SERVICE_URL}/chat/completions", json=body)
             assert stub.requests_to(CHAT_PATH) == []
 

@@ -196,7 +196,8 @@ def test_ask_streams_the_endpoint_text_without_json(
 def test_list_question_checks_each_candidate_on_the_endpoint(
     ingested: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """'Which papers ...' asks the endpoint one short yes/no per candidate and lists those it accepts."""
+    """'Which papers ...' asks the endpoint one short yes/no per candidate and lists those it accepts; an
+    endpoint that sends no token probabilities has only the candidates near the best judged."""
     use_endpoint(monkeypatch, stub.base_url)
     stub.answer = "Yes."
     result = ask_json("Which papers study code agents?")
@@ -208,8 +209,24 @@ def test_list_question_checks_each_candidate_on_the_endpoint(
     assert answer["citations"][0]["paper_id"] == "2511.00002"
     assert answer["answer"].startswith(f"{len(requests)} paper")
     for request in requests:
-        assert request.body.get("max_completion_tokens", request.body.get("max_tokens")) == 3
+        assert request.body.get("max_completion_tokens", request.body.get("max_tokens")) == 1
+        assert request.body["logprobs"] is True
         assert "Does this paper study code agents?" in request.body["messages"][-1]["content"]
+
+
+def test_list_question_reads_the_endpoint_token_probabilities(
+    ingested: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With logprobs, every retrieved paper is judged, and the probability of yes decides, not the word."""
+    use_endpoint(monkeypatch, stub.base_url)
+    stub.answer = "Yes"
+    sure = {"Calibrated Self-Critique for Code Agents": 0.99, "Diffusion Policies for Household Grasping": 0.97}
+    stub.yes_probability = lambda body: next((p for t, p in sure.items() if t in str(body["messages"])), 0.6)
+    answer = json.loads(ask_json("Which papers study code agents?").output)
+    judged = stub.requests_to(CHAT_PATH)
+    assert len(judged) == len(PAPERS)  # every paper of the library, not only those near the best
+    # Every reply's word is "Yes", but the sparse-heads paper's yes is unsure (0.6): not listed.
+    assert [c["paper_id"] for c in answer["citations"]] == ["2511.00002", "2511.00003"]
 
 
 def test_ask_retries_after_a_rate_limit(ingested: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,6 +261,20 @@ def test_a_silent_endpoint_is_one_line_after_one_try(
     stub.always(CHAT_PATH, silent(3, mid_stream))
     line = assert_one_line_error(ask_json())
     assert "PAPERBOY_REQUEST_TIMEOUT" in line and "stub-model" in line
+    assert len(stub.requests_to(CHAT_PATH)) == 1
+
+
+def test_a_silent_endpoint_behind_a_proxy_is_one_line_after_one_try(
+    ingested: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY is honoured, and a silence through the proxy is not retried either (httpx would give a
+    proxy a transport of its own, whose timeouts the SDK retries)."""
+    use_endpoint(monkeypatch, "http://endpoint.invalid/v1")  # reached only through the proxy
+    monkeypatch.setenv("HTTP_PROXY", stub.base_url.removesuffix("/v1"))
+    monkeypatch.setenv("PAPERBOY_REQUEST_TIMEOUT", "0.5")
+    stub.always(CHAT_PATH, silent(3))
+    line = assert_one_line_error(ask_json())
+    assert "PAPERBOY_REQUEST_TIMEOUT" in line
     assert len(stub.requests_to(CHAT_PATH)) == 1
 
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from evals.charts import histogram
 from evals.metrics import CaseResult, aggregate
 from evals.report import (
     REGRESSION,
     RunFileError,
     compare,
-    histogram,
     is_regression,
     load_run,
     ordered_keys,

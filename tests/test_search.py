@@ -55,3 +55,13 @@ def test_stats_reports_the_sample_day(sample_store: Path) -> None:
     assert stats["days"] == ["2025-10-31"]
     assert stats["embedding_model"] == "all-MiniLM-L6-v2-int8"
     assert stats["store"].endswith("chroma")
+
+
+def test_search_uses_the_configured_retrieval_mode(sample_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    query = "diffusion distillation"
+    bm25 = json.loads(run_cli("search", query, "--mode", "bm25", "--json").output)["results"]
+    hybrid = json.loads(run_cli("search", query, "--json").output)["results"]
+    assert [r["score"] for r in bm25] != [r["score"] for r in hybrid]  # BM25 scores are not fused shares
+    monkeypatch.setenv("PAPERBOY_RETRIEVAL_MODE", "bm25")
+    assert json.loads(run_cli("search", query, "--json").output)["results"] == bm25
+    assert json.loads(run_cli("search", query, "--mode", "hybrid", "--json").output)["results"] == hybrid

@@ -1,6 +1,7 @@
 """The app, page by page, through streamlit's AppTest (the script runs in this process, so fakes apply),
 and the `paperboy ui` command that starts it."""
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -13,26 +14,27 @@ from langchain_core.messages import BaseMessage
 from streamlit.testing.v1 import AppTest
 
 from rag import cli as cli_module
-from rag import fetch, providers
-from rag.explain import explain_prompt, method_name
+from rag import providers
+from rag.explain import explain_prompt
 from rag.ingest import ingest_files
 from rag.models import Explainer, Paper
 from rag.settings import Settings
 from rag.store import open_store
-from tests.conftest import FIXTURES, ROOT, HashEmbeddings, ScriptedChat, run_cli
+from tests.conftest import (
+    FIXTURES,
+    ROOT,
+    TOPIC_NAME,
+    HashEmbeddings,
+    ScriptedChat,
+    run_cli,
+    topic_or_explainer,
+)
 from ui.background import DayBriefing, SharedChat
 
 APP = ROOT / "ui" / "app.py"
 DAY = date(2025, 10, 31)
 FLEX_QUESTION = "What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?"
 FLEX_ANSWER = "Flex delivers a 5.75x speedup for a single MoE layer [1]."
-TOPIC_NAME = "Named By The Model"
-# 97 plain words, no numbers: with the paper's method (or title) named, it passes every explainer
-# check, so each paper costs exactly one model call.
-EXPLAINER = "The authors show a simpler way to do this task. " + " ".join(
-    ["This paper looks at a hard problem and tries a new and simpler way to solve it well."] * 4
-    + ["The results suggest that the idea works better than the older ways people used before."] * 1
-)
 
 
 @pytest.fixture(autouse=True)
@@ -116,16 +118,6 @@ def test_ui_without_the_app_says_where_it_looked(monkeypatch: pytest.MonkeyPatch
 # Today.
 
 
-def _topic_or_explainer(messages: list[BaseMessage]) -> str:
-    if "common topic" in str(messages[0].content):
-        return TOPIC_NAME
-    title_line, rest = str(messages[1].content).split("\n", 1)
-    title = title_line.removeprefix("Title: ")
-    abstract = rest.removeprefix("<abstract>\n").split("\n</abstract>", 1)[0]
-    paper = Paper(id="x", title=title, abstract=abstract, source="jsonl")
-    return f"{EXPLAINER} It is called {method_name(paper) or title}."
-
-
 def _cache_explainer(data_dir: Path, paper: Paper, text: str) -> None:
     """An explainer in the catalog under the key explain_paper would use for the scripted model."""
     explainer = Explainer(
@@ -164,7 +156,7 @@ def test_today_groups_the_day_by_topic_and_explains_in_the_background(sample_sto
 
     def slow_model(messages: list[BaseMessage]) -> str:
         assert model_free.wait(timeout=20), "the test never let the model answer"
-        return _topic_or_explainer(messages)
+        return topic_or_explainer(messages)
 
     chat.script = [slow_model]
     top = open_store(Settings(data_dir=sample_store)).catalog.papers(DAY)[0]
@@ -199,7 +191,7 @@ def test_today_groups_the_day_by_topic_and_explains_in_the_background(sample_sto
 def test_background_explainers_wait_while_a_user_waits_for_an_answer(
     fake_embedder: HashEmbeddings, chat: ScriptedChat, settings: Settings
 ) -> None:
-    chat.script = [_topic_or_explainer]
+    chat.script = [topic_or_explainer]
     store = open_store(settings)
     ingest_files([FIXTURES / "papers.jsonl"], store)
     shared = SharedChat(settings)
@@ -212,11 +204,11 @@ def test_background_explainers_wait_while_a_user_waits_for_an_answer(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert len(briefing.explainers) == len(briefing.papers) > 0
-    assert {name for name, _ in briefing.topics} == {TOPIC_NAME}
+    assert briefing.digest is not None and {t.name for t in briefing.digest.topics} == {TOPIC_NAME}
 
 
 def test_today_abstract_toggle_and_search(sample_store: Path, chat: ScriptedChat) -> None:
-    chat.script = [_topic_or_explainer]
+    chat.script = [topic_or_explainer]
     at = open_app("today")
     first = at.toggle[0]
     paper = next(
@@ -368,10 +360,32 @@ def test_library_shows_stats_and_the_endpoint_but_never_the_key(
 
 def test_fetching_offline_is_one_clear_error(sample_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A closed loopback port fails the way a machine without a network does, and sends nothing out.
-    monkeypatch.setattr(fetch, "HF_URL", "http://127.0.0.1:9/api/daily_papers")
+    monkeypatch.setenv("PAPERBOY_HF_API_URL", "http://127.0.0.1:9/api/daily_papers")
     at = open_app("library")
     at.form_submit_button[1].click().run()
     assert not at.exception
     (error,) = at.error
     assert "offline" in error.value
     assert next(m for m in at.metric if m.label == "Papers").value == "45"
+
+
+def test_the_day_picker_counts_papers_and_marks_what_is_new_since_the_last_visit(
+    sample_store: Path, tmp_path: Path, chat: ScriptedChat
+) -> None:
+    chat.script = [topic_or_explainer]  # the page names topics and writes explainers in the background
+    first = open_app("today")  # the first visit: nothing is "new"
+    assert not first.exception
+    assert first.selectbox[0].options == ["Friday 31 October 2025 (45 papers)"]
+    assert "new since your last visit" not in shown(first)
+    path = tmp_path / "2025-11-03.jsonl"
+    path.write_text(json.dumps({"id": "2511.00001", "title": "A New Paper", "abstract": "We study it."}) + "\n")
+    assert run_cli("ingest", str(path)).exit_code == 0
+    later = open_app("today")  # a new session: a later visit
+    assert later.selectbox[0].options[0] == "Monday 03 November 2025 (1 paper) \u00b7 1 new"
+    assert "1 paper new since your last visit, 1 of them on this day." in shown(later)
+
+
+def test_ask_can_read_this_week(sample_store: Path) -> None:
+    at = open_app("ask")
+    assert not at.exception
+    assert "This week (2025-10-25 to 2025-10-31)" in at.selectbox[0].options

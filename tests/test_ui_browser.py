@@ -147,7 +147,8 @@ def test_every_page_renders_without_an_error(app_url: str, browser, title: str) 
     assert page.get_by_test_id("stException").count() == 0
     assert page.get_by_test_id("stAlertContentError").count() == 0
     if title == "Today":
-        assert page.get_by_text("Original abstract").count() >= 10  # the day's cards
+        # The day's cards; the part of the page that fills in with explainers redraws every few seconds.
+        _wait_for(page, lambda: page.get_by_text("Original abstract").count() >= 10)
     page.close()
 
 
@@ -217,3 +218,72 @@ def test_the_app_requests_nothing_off_the_machine(tmp_path: Path, sample_store_d
     hosts = {urlsplit(address).hostname for address in requested if not address.startswith(("data:", "blob:"))}
     assert len(requested) > 10  # the recording saw the app's own requests
     assert hosts == {"127.0.0.1"}, sorted({a for a in requested if urlsplit(a).hostname != "127.0.0.1"})
+
+
+def _card_titles(page) -> list[str]:
+    """The titles of the cards shown in the main list (not folded away), top to bottom: each card has one
+    "Original abstract" toggle, and its block's first bold text is the title."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid=stMainBlockContainer] [data-testid=stCheckbox]')]
+            .filter(toggle => !toggle.closest('[data-testid=stExpander]'))
+            .map(toggle => toggle.closest('[data-testid=stVerticalBlock]').querySelector('strong'))
+            .filter(Boolean).map(title => title.innerText.trim())"""
+    )
+
+
+def _card(page, title: str):
+    """The card (its innermost block) with this title."""
+    return page.get_by_test_id("stVerticalBlock").filter(has_text=title).last
+
+
+def _wait_for(page, predicate, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "the page never showed it"
+        page.wait_for_timeout(250)
+
+
+def test_a_starred_paper_rises_for_you_and_a_muted_keyword_folds_papers_away(
+    tmp_path: Path, sample_store_dir: Path, browser
+) -> None:
+    from tests.conftest import topic_or_explainer
+    from tests.openai_stub import OpenAIStub
+
+    stub = OpenAIStub().start()  # explainers from a stub on loopback: this test is about the reader's controls
+    stub.answer = lambda body: topic_or_explainer([type("M", (), {"content": m["content"]}) for m in body["messages"]])
+    env = {
+        **_app_env(tmp_path / "data", sample_store_dir),
+        "OPENAI_API_KEY": "sk-stub",
+        "OPENAI_BASE_URL": stub.base_url,
+    }
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    try:
+        with running_app(tmp_path / "ui.log", env) as url:
+            _open(page, url, "Today")
+            page.get_by_text("For you", exact=True).click()
+            page.get_by_text("Star papers to teach this order").wait_for(timeout=60_000)
+            _wait_for(page, lambda: len(_card_titles(page)) == 45)
+            last = _card_titles(page)[-1]
+            _card(page, last).get_by_role("button", name="\u2606 Star").click()
+            # First under "For you", marked as starred (the page redraws in place: wait for both).
+            _wait_for(
+                page, lambda: _card_titles(page)[0] == last and "\u2605 starred" in _card(page, last).inner_text()
+            )
+            _card(page, last).scroll_into_view_if_needed()
+            page.screenshot(path=SHOTS / "for-you.png", full_page=False)
+
+            diffusion = [t for t in _card_titles(page) if "diffusion" in t.lower()]
+            assert len(diffusion) >= 5
+            page.get_by_text("Your interests").click()
+            box = page.get_by_label("Mute a keyword")
+            box.fill("diffusion")
+            box.press("Enter")
+            page.get_by_text(re.compile(r"^Folded away \(\d+\): muted or hidden$")).wait_for(timeout=60_000)
+            _wait_for(page, lambda: not [t for t in _card_titles(page) if "diffusion" in t.lower()])
+            folded = page.get_by_text(re.compile(r"^Folded away \(\d+\)")).inner_text()
+            assert int(re.search(r"\((\d+)\)", folded)[1]) >= len(diffusion)  # type: ignore[index]
+            assert len(_card_titles(page)) <= 45 - len(diffusion)
+            assert page.get_by_test_id("stException").count() == 0
+    finally:
+        page.close()
+        stub.stop()

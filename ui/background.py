@@ -1,4 +1,4 @@
-"""Work the app does off the page: the one chat model of the process, and each day's topics and explainers.
+"""Work the app does off the page: the one chat model of the process, and each day's digest.
 
 The Today page draws its papers from the catalog alone. The store (Chroma, MiniLM) and the model
 stack (LangChain, openai), ~3 s to import and open, are loaded here, in the background.
@@ -14,16 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.catalog import Catalog
-from rag.digest import fallback_topic_name, name_topic
 from rag.errors import PaperboyError
 from rag.model_service import background_work, person_waiting, wait_for_people
-from rag.models import Explainer, Paper
+from rag.models import Explainer
 from rag.settings import Settings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from rag.chains import ModelCalls
+    from rag.digest import Digest
     from rag.store import Store
 
 
@@ -66,9 +65,10 @@ class SharedChat:
 
 
 class DayBriefing:
-    """One day's papers; a background thread groups them by topic, names the topics and writes missing explainers.
+    """One day's digest, built in a background thread by the digest service the CLI uses (rag.digest):
+    papers grouped by topic, topics named, missing explainers written; each state shown as it comes.
 
-    Until the papers are grouped (the store opens in ~3 s on a fresh app), `topics` is empty and the
+    Until the papers are grouped (the store is opened first, off the page), `digest` is None and the
     page lists the papers most upvoted first.
     """
 
@@ -77,11 +77,9 @@ class DayBriefing:
     ) -> None:
         self.day = day
         self.papers = catalog.papers(day)
-        self.topics: list[tuple[str, list[Paper]]] = []
-        self.explainers: dict[str, Explainer] = {}
+        self.digest: Digest | None = None
         self.model: str | None = None
         self.error: str | None = None
-        self._catalog = catalog
         self._open_store = open_store
         self._chat = chat
         self._cache_dir = cache_dir
@@ -102,49 +100,44 @@ class DayBriefing:
         """True while topics or explainers are still being written."""
         return self._thread.is_alive()
 
+    @property
+    def explainers(self) -> dict[str, Explainer]:
+        """The explainers ready so far, by paper id."""
+        return {pid: e for topic in self.digest.topics for pid, e in topic.explainers.items()} if self.digest else {}
+
     def _run(self) -> None:
         with background_work():
             self._write()
 
     def _write(self) -> None:
         from rag.chains import ModelCalls
-        from rag.digest import group_by_topic
+        from rag.digest import complete_digest, draft_digest
+        from rag.explain import explain_paper
 
+        if not self.papers:
+            return
         try:
-            groups = group_by_topic(self._open_store(), self.papers) if self.papers else []
+            store = self._open_store()
             # Title-word names at once; the model's names replace them when ready.
-            self.topics = [(fallback_topic_name(g, self.papers), g) for g in groups]
+            self.digest = draft_digest(store, self.day)
             calls = ModelCalls(self._chat.model(), self._cache_dir)
             self.model = calls.model
-            self._load_cached(calls.model)
-            self._name_topics(calls)
-            self._explain_missing(calls)
+            complete_digest(
+                self.digest,
+                store,
+                calls,
+                lambda paper: explain_paper(paper, calls, store.catalog),
+                self._show,
+                self._proceed,
+            )
         except PaperboyError as ex:  # a dead endpoint or a broken model file: shown on the page, not raised
             self.error = str(ex)
 
-    def _load_cached(self, model: str) -> None:
-        from rag.explain import cached_explainer
+    def _show(self, digest: Digest) -> None:
+        # Swapped whole, so a page drawing the digest never sees a half-updated one.
+        self.digest = digest
 
-        for paper in self.papers:
-            if explainer := cached_explainer(paper, self._catalog, model):
-                self.explainers[paper.id] = explainer
-
-    def _name_topics(self, calls: ModelCalls) -> None:
-        named: list[tuple[str, list[Paper]]] = []
-        for _, papers in self.topics:
-            self._chat.wait_for_users(self._stop)
-            if self._stop.is_set():
-                return
-            named.append((name_topic(papers, calls, self.papers, self._catalog), papers))
-            # Swapped whole, so a page drawing the topics never sees a half-named list.
-            self.topics = named + self.topics[len(named) :]
-
-    def _explain_missing(self, calls: ModelCalls) -> None:
-        from rag.explain import explain_paper
-
-        # In page order: the topics shown first get their explainers first.
-        for paper in (p for _, papers in self.topics for p in papers if p.id not in self.explainers):
-            self._chat.wait_for_users(self._stop)
-            if self._stop.is_set():
-                return
-            self.explainers[paper.id] = explain_paper(paper, calls, self._catalog)
+    def _proceed(self) -> bool:
+        """Before each model call: wait while a user waits for an answer; False once the briefing is stopped."""
+        self._chat.wait_for_users(self._stop)
+        return not self._stop.is_set()

@@ -1,8 +1,10 @@
 """A paper as a card, the same on every page: title and link, upvotes, date, TL;DR and explainer or abstract."""
 
+from collections.abc import Callable
+
 import streamlit as st
 
-from rag.digest import md_explainer, md_text, safe_url
+from rag.markup import counted, md_explainer, md_text, safe_url
 from rag.models import Explainer, Paper
 
 
@@ -13,9 +15,8 @@ def _title(paper: Paper) -> str:
 
 
 def _facts(paper: Paper) -> str:
-    upvotes = "1 upvote" if paper.upvotes == 1 else f"{paper.upvotes} upvotes"
     day = paper.listed_on or paper.published
-    return " · ".join([upvotes, *([f"listed {day.isoformat()}"] if day else []), paper.id])
+    return " · ".join([counted(paper.upvotes, "upvote"), *([f"listed {day.isoformat()}"] if day else []), paper.id])
 
 
 def _explainer(explainer: Explainer | None, waiting: str) -> None:
@@ -27,12 +28,24 @@ def _explainer(explainer: Explainer | None, waiting: str) -> None:
         st.caption(f"This explainer failed a check ({md_text(explainer.flag_reason or '')}); read the abstract too.")
 
 
-def paper_card(paper: Paper, explainer: Explainer | None, key: str, waiting: str = "Explainer on its way...") -> None:
-    """One paper in a bordered box; the toggle swaps the plain-language explainer for the original abstract."""
+def paper_card(
+    paper: Paper,
+    explainer: Explainer | None,
+    key: str,
+    waiting: str = "Explainer on its way...",
+    note: str | None = None,
+    actions: Callable[[], None] | None = None,
+) -> None:
+    """One paper in a bordered box; the toggle swaps the plain-language explainer for the original abstract.
+    A note (why it is shown where it is) goes under the facts; actions draw the reader's buttons at the end."""
     with st.container(border=True):
         st.markdown(_title(paper))
         st.caption(_facts(paper))
+        if note:
+            st.caption(md_text(note))
         if st.toggle("Original abstract", key=f"abstract-{key}"):
             st.markdown(md_text(paper.abstract))
         else:
             _explainer(explainer, waiting)
+        if actions:
+            actions()

@@ -40,10 +40,7 @@ def store() -> Store:
 
 @st.cache_resource(show_spinner=False)
 def chat() -> SharedChat:
-    """The one chat model of the process, started on first use (the local server takes seconds).
-
-    Askers are not shared: ModelCalls adds up tokens per instance, so one per question keeps each answer's count.
-    """
+    """The one chat model of the process, started on first use (the local server takes seconds)."""
     return SharedChat(settings())
 
 

@@ -1,15 +1,16 @@
 """Read one file of a day's papers, in any supported format, into `Paper`s: the registry and entry point."""
 
 import json
+import re
 import stat
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.errors import SourceError
-from rag.models import Paper
+from rag.models import ListingDay, Paper
 from rag.sources import arxiv, hf_json, hf_page, tabular
 
 
@@ -22,6 +23,10 @@ class ReadOptions(BaseModel):
         default=None, ge=1900, le=2999, description="Year of the page date on an hf-page (default: see today)"
     )
     listed_on: date | None = Field(default=None, description="Date of the list; overrides what the file says")
+    name_day: date | None = Field(
+        default=None,
+        description="The day in the file's name (2026-02-25.jsonl): an API answer saved under the day asked for",
+    )
     today: date = Field(
         default_factory=date.today,
         description="Picks the default page year: this year, or last year if the page date would be future",
@@ -41,6 +46,9 @@ READERS: dict[str, Reader] = {
 # Checked before reading, so a runaway file (a log, a dump) fails fast instead of filling memory.
 MAX_BYTES = 50 * 1024 * 1024
 
+# "2026-02-25.jsonl", "hf-2026-02-25-p0.json": a day in a file name, not part of a longer number.
+_DAY_IN_NAME = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
+
 EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv", ".xml": "arxiv", ".atom": "arxiv", ".json": "hf-json"}
 
 
@@ -55,13 +63,40 @@ def read_papers(path: Path, fmt: str = "auto", options: ReadOptions | None = Non
         raise SourceError(f"{path}: unknown format {fmt!r}; use one of: {format_names()}")
     text = read_text(path)
     name = detect_format(text, path) if fmt == "auto" else fmt
+    options = (options or ReadOptions()).model_copy(update={"name_day": day_in_name(path)})
     try:
-        papers = READERS[name](text, options or ReadOptions())
+        papers = READERS[name](text, options)
     except SourceError as err:
         raise SourceError(f"{path}: {err}") from err
     if not papers:
         raise SourceError(f"{path}: no papers found (read as {name})")
     return drop_duplicates(papers)
+
+
+def utc_today() -> date:
+    """Today as the Daily Papers site counts days: in UTC."""
+    return datetime.now(UTC).date()
+
+
+def day_in_name(path: Path) -> date | None:
+    """The day a file's name gives, if it gives a real one."""
+    for match in _DAY_IN_NAME.finditer(path.name):
+        try:
+            return date.fromisoformat(match[1])
+        except ValueError:
+            continue
+    return None
+
+
+def list_on_a_day(papers: list[Paper], path: Path, today: date | None = None) -> tuple[list[Paper], ListingDay | None]:
+    """Papers whose file gave them no listing day, listed on the day in the file's name, else today; and
+    which day that was, for the user to be told. A paper is never listed on no day."""
+    if all(p.listed_on for p in papers):
+        return papers, None
+    named = day_in_name(path)
+    chosen = ListingDay(file=str(path), day=named or today or utc_today(), taken_from="file name" if named else "today")
+    placed = [p if p.listed_on else p.model_copy(update={"listed_on": chosen.day}) for p in papers]
+    return placed, chosen
 
 
 def read_text(path: Path) -> str:

@@ -31,7 +31,7 @@ CATEGORY_RE = re.compile(r"^[a-z-]+(?:\.[A-Za-z-]+)?$")
 MAX_RESULTS = 2000
 
 
-def build_query_url(day: date, category: str, start: int = 0, max_results: int = 200) -> str:
+def build_query_url(day: date, category: str, start: int = 0, max_results: int = 200, api_url: str = API_URL) -> str:
     """API URL for one category's submissions on one day, sorted by submission date."""
     if not CATEGORY_RE.match(category):
         raise SourceError(f"bad arXiv category {category!r}; expected a name such as cs.LG or hep-th")
@@ -39,7 +39,7 @@ def build_query_url(day: date, category: str, start: int = 0, max_results: int =
         raise SourceError(f"bad page: start must be >= 0 and max_results 1-{MAX_RESULTS}")
     stamp = day.strftime("%Y%m%d")
     query = f"cat:{category}+AND+submittedDate:[{stamp}0000+TO+{stamp}2359]"
-    return f"{API_URL}?search_query={query}&start={start}&max_results={max_results}&sortBy=submittedDate"
+    return f"{api_url}?search_query={query}&start={start}&max_results={max_results}&sortBy=submittedDate"
 
 
 def read_arxiv(text: str, options: ReadOptions) -> list[Paper]:
@@ -82,7 +82,8 @@ def entry_to_paper(entry: Element, where: str, options: ReadOptions) -> Paper:
         authors=authors,
         author_count=len(authors) or None,
         published=published,
-        listed_on=options.listed_on or published,
+        # One query's answer spans several published dates: the day it lists is the one asked for.
+        listed_on=options.listed_on,
         url=ABS_URL.format(id=arxiv_id) if arxiv_id else None,
         source="arxiv",
         keywords=_categories(entry),

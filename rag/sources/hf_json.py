@@ -30,10 +30,19 @@ def load_items(text: str) -> list[Any]:
         raise SourceError(f"malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}") from err
     except (ValueError, RecursionError) as err:
         raise SourceError(f"unreadable JSON ({err})") from err
+    if isinstance(value, dict) and not {"paper", "title"} & set(value):
+        keys = ", ".join(sorted(value)[:5]) or "none"
+        raise SourceError(f"not a daily_papers answer: an object with the keys {keys}; fetch the day again")
     if isinstance(value, dict):
         return [value]
     if not isinstance(value, list):
         raise SourceError(f"expected a JSON list of daily papers, found {type(value).__name__}")
+    if value and all(isinstance(item, str) for item in value):
+        # Some archives saved each item with str(): a list of Python reprs, which JSON cannot read back.
+        raise SourceError(
+            "not a daily_papers answer: its items are text (Python reprs of the records?), not JSON objects; "
+            "fetch the day again with `paperboy fetch --date DAY`"
+        )
     return value
 
 
@@ -53,7 +62,7 @@ def item_to_paper(item: Any, where: str, options: ReadOptions) -> Paper:
         authors=_author_names(raw_authors, where),
         author_count=len(raw_authors) if isinstance(raw_authors, list) else None,
         published=parse_date(paper.get("publishedAt"), where, "paper.publishedAt"),
-        listed_on=options.listed_on or _listed_on(paper, record, where),
+        listed_on=options.listed_on or _listed_on(paper, record, where, options),
         upvotes=paper.get("upvotes") or 0,
         url=PAPER_URL.format(id=arxiv_id) if arxiv_id else None,
         source="hf-json",
@@ -88,6 +97,9 @@ def _author_names(raw: Any, where: str) -> list[str]:
     return [name for author in raw if isinstance(author, dict) and (name := _text(author.get("name")))]
 
 
-def _listed_on(paper: dict[str, Any], record: dict[str, Any], where: str) -> date | None:
+def _listed_on(paper: dict[str, Any], record: dict[str, Any], where: str, options: ReadOptions) -> date | None:
+    # Before 2025-03-17 the API gave no submittedOnDailyAt. The item's own publishedAt is when it was
+    # posted, which was the day before its list for 415 of the archive's 2,504 such items (posted
+    # 21:00-23:59 UTC), so the day asked for, kept in the file's name, comes first.
     featured = parse_date(paper.get("submittedOnDailyAt"), where, "paper.submittedOnDailyAt")
-    return featured or parse_date(record.get("publishedAt"), where, "publishedAt")
+    return featured or options.name_day or parse_date(record.get("publishedAt"), where, "publishedAt")

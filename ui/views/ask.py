@@ -2,20 +2,23 @@
 
 import queue
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 
 import streamlit as st
 
 from rag.answer import Asker
+from rag.catalog import Days
 from rag.chains import ModelCalls
-from rag.digest import md_text
+from rag.citations import marker
 from rag.errors import PaperboyError
 from rag.explain import cached_explainer
-from rag.models import Answer, Citation, Turn
+from rag.markup import md_text
+from rag.models import Answer, Citation, DayRange, Turn
 from ui import resources
 from ui.cards import paper_card
 
 ALL_DAYS = "All days"
+THIS_WEEK = "This week"
 CHIP_TITLE_CHARS = 60
 
 
@@ -29,23 +32,38 @@ def history(answers: list[Answer]) -> list[Turn]:
     return [Turn(question=a.question, answer=a.answer) for a in answers]
 
 
-def _day_label(choice: date | str) -> str:
+def this_week(days: list[date]) -> DayRange:
+    """The seven days up to the latest stored day: this week, for a library `paperboy daily` keeps up."""
+    latest = days[0] if days else date.today()
+    return DayRange(since=latest - timedelta(days=6), until=latest)
+
+
+def _day_label(choice: date | str, week: DayRange) -> str:
+    if choice == THIS_WEEK:
+        return f"{THIS_WEEK} ({week.since} to {week.until})"
     return choice if isinstance(choice, str) else choice.isoformat()
 
 
-def pick_days() -> date | None:
-    """The day filter: one day (the one chosen on Today, else the latest) or every day."""
+def pick_days() -> Days | None:
+    """The day filter: one day (the one chosen on Today, else the latest), this week, or every day."""
     days = resources.store().catalog.days()
-    options: list[date | str] = [*days, ALL_DAYS]
+    week = this_week(days)
+    options: list[date | str] = [*days, THIS_WEEK, ALL_DAYS]
     if st.session_state.get("ask_day") not in options:
         st.session_state.ask_day = st.session_state.get("day", days[0] if days else ALL_DAYS)
-    choice = st.selectbox("Papers from", options, key="ask_day", format_func=_day_label, persist_state="session")
-    return None if choice == ALL_DAYS else choice
+    choice = st.selectbox(
+        "Papers from",
+        options,
+        key="ask_day",
+        format_func=lambda option: _day_label(option, week),
+        persist_state="session",
+    )
+    return None if choice == ALL_DAYS else week if choice == THIS_WEEK else choice  # type: ignore[return-value]
 
 
 def _chip(citation: Citation) -> str:
     title = citation.title if len(citation.title) <= CHIP_TITLE_CHARS else citation.title[:CHIP_TITLE_CHARS] + "..."
-    return f"[{citation.number}] {md_text(title)}"
+    return f"{marker([citation.number])} {md_text(title)}"
 
 
 def show_citations(answer: Answer, key: str) -> None:
@@ -67,7 +85,7 @@ def show_sources(answer: Answer) -> None:
         return
     with st.expander(f"Sources ({len(answer.sources)})"):
         for source in answer.sources:
-            st.markdown(f"**[{source.number}] {md_text(source.paper.title)}** \u00b7 score {source.score:.3f}")
+            st.markdown(f"**{marker([source.number])} {md_text(source.paper.title)}** \u00b7 score {source.score:.3f}")
             st.markdown(md_text(source.text))
 
 
@@ -104,7 +122,7 @@ def show_stream(pieces: "queue.Queue[str | None]") -> None:
         piece = pieces.get()
 
 
-def ask(question: str, day: date | None, turns: list[Turn]) -> Answer:
+def ask(question: str, day: Days | None, turns: list[Turn]) -> Answer:
     """Answer in a worker thread (Asker.ask blocks while the model writes) and stream its words onto the page."""
     store, chat, settings = resources.store(), resources.chat(), resources.settings()
     pieces: queue.Queue[str | None] = queue.Queue()

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
+from evals.pipelines import PIPELINES
 from evals.report import (
-    chart_changes,
-    chart_tag_metrics,
     compare,
     expected_text,
     fmt,
@@ -15,9 +15,10 @@ from evals.report import (
     is_share,
     load_run,
     ordered_keys,
+    report_charts,
     write_reports,
 )
-from evals.run import PIPELINES, Run, eval_run_dir, eval_runs_dir, run_suite
+from evals.run import Run, eval_run_dir, eval_runs_dir, run_suite
 from evals.suite import ROOT, load_suite
 from ui import resources
 
@@ -37,12 +38,12 @@ def facts_line(run: Run) -> str:
     return " \u00b7 ".join(f"{label}: {value}" for label, value in header_facts(run, None))
 
 
-def show_chart(svg: str) -> None:
-    """A chart from the HTML report; st.image, because st.html strips SVG."""
-    if svg.lstrip().startswith("<svg"):
-        st.image(svg)
-    else:
+def show_chart(chart: alt.Chart | alt.LayerChart | None) -> None:
+    """One of the report's charts (evals/charts.py), drawn by Streamlit's own Vega-Lite."""
+    if chart is None:
         st.caption("Nothing to chart for this run.")
+    else:
+        st.altair_chart(chart)
 
 
 def run_and_save(suite_path: Path, pipeline: str, judge: bool) -> Path:
@@ -85,7 +86,7 @@ def show_aggregate(run: Run) -> None:
     cols[1].metric("Accuracy", fmt(run.aggregate.get("accuracy")))
     cols[2].metric("Latency p50 (s)", fmt(run.aggregate.get("latency_p50_s")))
     cols[3].metric("Latency p95 (s)", fmt(run.aggregate.get("latency_p95_s")))
-    shares = {k: v for k in ordered_keys(run.aggregate) if (v := run.aggregate[k]) is not None and is_share(k, v)}
+    shares = {k: v for k in ordered_keys(run.aggregate) if (v := run.aggregate[k]) is not None and is_share(k)}
     if shares:
         # sort=False keeps the report's metric order (retrieval, citations, facts, abstention, accuracy).
         st.bar_chart(pd.DataFrame({"value": shares}), horizontal=True, sort=False)
@@ -114,7 +115,7 @@ def show_run(run: Run) -> None:
     st.subheader(f"{run.suite} \u00b7 {run.pipeline} \u00b7 {run.model}")
     st.caption(facts_line(run))
     show_aggregate(run)
-    show_chart(chart_tag_metrics(run))
+    show_chart(report_charts(run, None)["tags"])
     failed = failed_cases(run)
     st.markdown(f"**Failed cases ({len(failed)})**")
     if failed.empty:
@@ -151,7 +152,7 @@ def show_comparison(runs: list[Path]) -> None:
         column.caption(facts_line(run))
     changes = compare(now, before)
     st.dataframe(comparison_table(changes), hide_index=True)
-    show_chart(chart_changes(changes))
+    show_chart(report_charts(now, before)["changes"])
 
 
 def show_saved(runs: list[Path]) -> None:
