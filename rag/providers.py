@@ -158,7 +158,7 @@ def openai_embedder(settings: Settings) -> Embedder:
         # Compatible servers (vLLM, Ollama) take text, not tiktoken ids; chunks are far under 8k tokens.
         check_embedding_ctx_length=False,
         max_retries=3,
-        http_client=endpoint_client(settings),
+        http_client=endpoint_client(base_url),
         request_timeout=endpoint_timeout(settings),
     )
     return Embedder(f"openai-{model}", embeddings)
@@ -218,7 +218,7 @@ def openai_chat(settings: Settings) -> BaseChatModel:
         temperature=_TEMPERATURE,
         # The openai client retries 429 and 5xx with exponential backoff (0.5 s, 1 s, 2 s ...), not timeouts.
         max_retries=3,
-        http_client=endpoint_client(settings),
+        http_client=endpoint_client(settings.openai_base_url),
         timeout=endpoint_timeout(settings),
     )
 

@@ -438,6 +438,21 @@ def test_an_embedding_server_of_its_own_needs_no_key_and_answers_stay_local(
     assert stats["chat_endpoint"].startswith("local")  # no OPENAI_API_KEY: answers stay on the local model
 
 
+def test_an_embedding_server_of_its_own_is_reached_through_its_own_proxy_setting(
+    corpus: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY is judged for PAPERBOY_EMBEDDING_BASE_URL's host, not for OPENAI_BASE_URL's (here unset:
+    OpenAI's https URL, which an http proxy does not serve)."""
+    monkeypatch.setenv("PAPERBOY_EMBEDDING_PROVIDER", "openai")
+    monkeypatch.setenv("PAPERBOY_EMBEDDING_BASE_URL", "http://embeddings.invalid/v1")  # only through the proxy
+    monkeypatch.setenv("HTTP_PROXY", stub.base_url.removesuffix("/v1"))
+
+    result = run_cli("ingest", str(corpus), "--json")
+
+    assert result.exit_code == 0, result.output
+    assert len(stub.requests_to(EMBED_PATH)) >= 1
+
+
 def test_ingest_retries_embeddings_after_a_rate_limit(
     corpus: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
