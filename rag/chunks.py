@@ -17,6 +17,10 @@ def chunk_paper(paper: Paper, settings: Settings) -> list[Chunk]:
     """
     count = partial(count_tokens, cache_dir=settings.cache_dir)
     head = f"{paper.title}\n\n"
+    whole = head + paper.abstract.strip()
+    tokens = count(whole)
+    if tokens <= settings.chunk_tokens:  # most abstracts: one count instead of the splitter's dozen
+        return [Chunk(paper=paper, index=0, text=whole, tokens=tokens)]
     budget = max(settings.chunk_tokens - count(head), settings.chunk_overlap + 16)
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=budget,
@@ -25,10 +29,9 @@ def chunk_paper(paper: Paper, settings: Settings) -> list[Chunk]:
         separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
         keep_separator="end",
     )
-    pieces = splitter.split_text(paper.abstract)
     return [
         Chunk(paper=paper, index=i, text=head + piece.strip(), tokens=count(head + piece.strip()))
-        for i, piece in enumerate(pieces)
+        for i, piece in enumerate(splitter.split_text(paper.abstract))
     ]
 
 

@@ -239,8 +239,12 @@ def cli_stats(settings: Settings, as_json: bool) -> None:
     if as_json:
         _echo_json(stats)
         return
+    days = stats["days"]  # newest first; an archive has hundreds, which --json lists
+    stats["days"] = f"{len(days)} days, {days[-1]} to {days[0]}" if len(days) > 5 else ", ".join(days)
     for key, value in stats.items():
-        click.echo(f"{key:<16} {', '.join(value) if isinstance(value, list) else value}")
+        if isinstance(value, dict):
+            value = ", ".join(f"{name} {part}" for name, part in value.items())
+        click.echo(f"{key:<16} {value}")
 
 
 def _print_answer(answer: Answer, streamed: str) -> None:

@@ -28,14 +28,15 @@ class EndpointTransport(httpx.HTTPTransport):
             raise openai.APITimeoutError(request=request) from None
 
 
-def endpoint_client(settings: Settings) -> httpx.Client:
-    """The HTTP client for OPENAI_BASE_URL: redirects followed and HTTP(S)_PROXY / NO_PROXY honoured,
-    as the SDK's own client does.
+def endpoint_client(base_url: str | None) -> httpx.Client:
+    """The HTTP client for an endpoint (OPENAI_BASE_URL, or PAPERBOY_EMBEDDING_BASE_URL for embeddings;
+    None is OpenAI's): redirects followed and HTTP(S)_PROXY / NO_PROXY honoured for that host, as the
+    SDK's own client does.
 
     The proxy goes into the one EndpointTransport: left to httpx, a proxy from the environment gets a
     transport of its own, whose timeouts the SDK retries.
     """
-    url = httpx.URL(settings.openai_base_url or OPENAI_DEFAULT_URL)
+    url = httpx.URL(base_url or OPENAI_DEFAULT_URL)
     proxy = None if urllib.request.proxy_bypass(url.host) else urllib.request.getproxies().get(url.scheme)
     return httpx.Client(transport=EndpointTransport(proxy=proxy), follow_redirects=True, trust_env=False)
 

@@ -142,20 +142,23 @@ def local_embedder(settings: Settings) -> Embedder:
 
 
 def openai_embedder(settings: Settings) -> Embedder:
-    """OpenAI embeddings, or any compatible server at OPENAI_BASE_URL."""
+    """OpenAI embeddings, or any compatible server at PAPERBOY_EMBEDDING_BASE_URL or OPENAI_BASE_URL."""
     from langchain_openai import OpenAIEmbeddings
 
     from rag.endpoint import endpoint_client, endpoint_timeout
 
     model = settings.openai_embedding_model
+    # A server of one's own (PAPERBOY_EMBEDDING_BASE_URL) takes any key; OpenAI's needs the real one.
+    own_server = settings.embedding_base_url and not settings.secret("OPENAI_API_KEY")
+    base_url = settings.embedding_base_url or settings.openai_base_url
     embeddings = OpenAIEmbeddings(
         model=model,
-        api_key=provider_key(settings, "OPENAI_API_KEY"),
-        base_url=settings.openai_base_url,
+        api_key=SecretStr("unused") if own_server else provider_key(settings, "OPENAI_API_KEY"),
+        base_url=base_url,
         # Compatible servers (vLLM, Ollama) take text, not tiktoken ids; chunks are far under 8k tokens.
         check_embedding_ctx_length=False,
         max_retries=3,
-        http_client=endpoint_client(settings),
+        http_client=endpoint_client(base_url),
         request_timeout=endpoint_timeout(settings),
     )
     return Embedder(f"openai-{model}", embeddings)
@@ -215,7 +218,7 @@ def openai_chat(settings: Settings) -> BaseChatModel:
         temperature=_TEMPERATURE,
         # The openai client retries 429 and 5xx with exponential backoff (0.5 s, 1 s, 2 s ...), not timeouts.
         max_retries=3,
-        http_client=endpoint_client(settings),
+        http_client=endpoint_client(settings.openai_base_url),
         timeout=endpoint_timeout(settings),
     )
 

@@ -55,8 +55,10 @@ LIST_DENSE_GAP = 0.03
 
 
 def dense_scores(question: str, store: Store, k: int, paper_ids: list[str] | None) -> dict[str, float]:
-    """The k nearest chunks to the question's embedding, as chunk id -> cosine similarity."""
-    return dict(store.index.query(store.embedder.query(question), k, paper_ids))
+    """The k nearest chunks to the question's embedding, as chunk id -> cosine similarity; the papers'
+    chunks are ranked exactly among themselves (see ChunkIndex.query)."""
+    among = sorted(store.catalog.chunk_ids(paper_ids)) if paper_ids is not None else None
+    return dict(store.index.query(store.embedder.query(question), k, among))
 
 
 def keyword_scores(question: str, store: Store, k: int, paper_ids: list[str] | None) -> dict[str, float]:
@@ -64,13 +66,20 @@ def keyword_scores(question: str, store: Store, k: int, paper_ids: list[str] | N
     terms = keyword_terms(question)
     found = store.catalog.keyword_candidates(terms, max(_CANDIDATES, k), paper_ids)
     n = found.corpus_chunks
-    idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in found.doc_freq.items()}
+    # A word the question repeats counts each time, as it did under bm25s.
+    weights = {
+        t: count * math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for t, count in Counter(terms).items()
+        if (df := found.doc_freq.get(t))
+    }
     scores: dict[str, float] = {}
-    for cid, chunk_terms in found.chunks:
-        counts = Counter(chunk_terms)
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * len(chunk_terms) / max(found.mean_terms, 1e-9))
-        # A word the question repeats counts each time, as it did under bm25s.
-        score = sum(idf.get(t, 0.0) * counts[t] / (counts[t] + norm) for t in terms)
+    for cid, chunk_terms, length in found.chunks:
+        spaced = f" {chunk_terms} "  # counting " term " in the joined terms is a C loop, not a Counter per chunk
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / max(found.mean_terms, 1e-9))
+        score = 0.0
+        for term, weight in weights.items():
+            if tf := spaced.count(f" {term} "):
+                score += weight * tf / (tf + norm)
         if score > 0:
             scores[cid] = score
     return dict(sorted(scores.items(), key=lambda kv: -kv[1])[:k])
@@ -152,7 +161,7 @@ def _paper_filter(store: Store, day: Days | None, paper_id: str | None) -> list[
     if paper_id:
         return [store.catalog.paper(paper_id).id]
     if day:
-        return [p.id for p in store.catalog.papers(day)]
+        return store.catalog.paper_ids(day)
     return None
 
 
@@ -166,7 +175,7 @@ def retrieve(
 ) -> list[Hit]:
     """The k papers that best match question, each with its best chunk, best first; day narrows it to
     the papers listed on a day or in a DayRange; mode None is the settings'."""
-    if store.catalog.chunk_count() == 0:
+    if not store.catalog.has_chunks():
         raise IndexNotFoundError("Nothing is ingested yet; run `paperboy ingest FILE` first.")
     allowed = _paper_filter(store, day, paper_id)
     mode = mode or store.settings.retrieval_mode

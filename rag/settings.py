@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     openai_embedding_model: str = Field(
         default="text-embedding-3-small", description="Embedding model when embedding_provider=openai"
     )
+    embedding_base_url: str | None = Field(
+        default=None,
+        description="An OpenAI-compatible embedding server (TEI, vLLM) for embedding_provider=openai, default "
+        "OPENAI_BASE_URL; it needs no OPENAI_API_KEY, so answers can stay on the local model",
+    )
     embed_batch_size: int = Field(default=8, ge=1, le=2048, description="Texts per embedding call")
 
     chunk_tokens: int = Field(default=512, ge=32, le=8192, description="Maximum tokens per chunk")
@@ -106,6 +111,7 @@ class Settings(BaseSettings):
         if name is not None and name not in registry:
             raise ValueError(f"unknown provider {name!r}; known: {', '.join(registry)}")
         return name
+
     hf_api_url: str = Field(
         default="https://huggingface.co/api/daily_papers", description="The Hugging Face daily papers API (a mirror)"
     )

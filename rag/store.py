@@ -42,12 +42,19 @@ class Store(NamedTuple):
     settings: Settings
 
     def embed(self, texts: list[str], progress: Progress | None = None) -> list[list[float]]:
-        """Document vectors of texts, in slices so progress moves."""
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), _EMBED_SLICE):
-            vectors.extend(self.embedder.documents(texts[start : start + _EMBED_SLICE]))
+        """Document vectors of texts, in slices so progress moves.
+
+        The texts go in order of length, so each batch pads to texts of about its own length: embedding
+        a day's files one by one, in calls of ~17 chunks, ran at 0.90 of the rate of one sorted call.
+        """
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), _EMBED_SLICE):
+            part = order[start : start + _EMBED_SLICE]
+            for i, vector in zip(part, self.embedder.documents([texts[i] for i in part]), strict=True):
+                vectors[i] = vector
             if progress:
-                progress(len(vectors), len(texts))
+                progress(start + len(part), len(texts))
         return vectors
 
     def write(self, papers: list[Paper], chunks: list[Chunk], vectors: list[list[float]]) -> None:
@@ -76,8 +83,11 @@ def open_store(settings: Settings) -> Store:
     """Open (creating if needed) the catalog and the index for the configured embedding model, and
     finish whatever an earlier process left half-written."""
     embedder = get_embedder(settings)
-    index = ChunkIndex(open_client(settings), embedder.embeddings, embedder.model_id)
-    store = Store(Catalog(settings.catalog_path), index, embedder, settings)
+    catalog = Catalog(settings.catalog_path)
+    # Embedded, the store is this data dir's alone; a server may hold several libraries' collections.
+    library = catalog.library_id if settings.chroma_host else None
+    index = ChunkIndex(open_client(settings), embedder.embeddings, embedder.model_id, library)
+    store = Store(catalog, index, embedder, settings)
     with try_lock(_write_lock(settings)) as nobody_writing:
         if nobody_writing:
             repair(store)
@@ -93,20 +103,19 @@ def repair(store: Store) -> dict[str, int]:
     """Bring the index back in line with the catalog; returns what it changed (all zeros when nothing).
     The caller holds the write lock.
 
-    Leftover vectors of an unfinished write are dropped. An embedded store's full id sets are
-    compared only when the counts differ (a cheap check on every open): vectors the catalog does not
-    hold are dropped, and chunks whose vectors are missing are embedded again from the catalog's
-    text. A Chroma server may hold other catalogs' chunks, so there only the unsettled ids are
-    dropped. Papers with no chunk rows (a store written before the catalog held chunks) are chunked
-    and indexed again.
+    Leftover vectors of an unfinished write are dropped. The full id sets are compared only when the
+    counts differ (a cheap check on every open): vectors the catalog does not hold are dropped, and
+    chunks whose vectors are missing are embedded again from the catalog's text. The collection is
+    this library's alone, on a server too (see Catalog.library_id). Papers with no chunk rows (a
+    store written before the catalog held chunks) are chunked and indexed again.
     """
     done = {"dropped": 0, "embedded": 0, "reindexed_papers": 0}
     leftovers = store.catalog.unsettled()
     old_papers = store.catalog.papers_without_chunks()
-    embedded = not store.settings.chroma_host
-    if not (leftovers or old_papers or (embedded and store.catalog.chunk_count() != store.index.count())):
+    if not (leftovers or old_papers or store.catalog.chunk_count() != store.index.count()):
         return done
-    if embedded and shutil.disk_usage(store.settings.data_dir).free < _REPAIR_MIN_FREE_BYTES:
+    local = not store.settings.chroma_host  # a server's disk is the server's business
+    if local and shutil.disk_usage(store.settings.data_dir).free < _REPAIR_MIN_FREE_BYTES:
         log.warning(
             "The store needs tidying after an unfinished write, but the disk holding %s is nearly full. "
             "It is still correct to read; the first command after space is freed tidies it.",
@@ -121,7 +130,7 @@ def repair(store: Store) -> dict[str, int]:
         chunks = chunk_papers(old_papers, store.settings)
         _write_holding_the_lock(store, old_papers, chunks, store.embed([c.text for c in chunks]))
         done["reindexed_papers"] = len(old_papers)
-    if embedded and store.catalog.chunk_count() != store.index.count():
+    if store.catalog.chunk_count() != store.index.count():
         held, indexed = set(store.catalog.chunk_ids()), store.index.ids()
         extra = sorted(indexed - held)
         store.index.delete(extra)
@@ -146,9 +155,7 @@ def consistency(store: Store) -> dict[str, Any]:
         "catalog_chunks": catalog_chunks,
         "index_chunks": index_chunks,
         "unsettled_chunks": unsettled,
-        # A shared Chroma server may hold other catalogs' chunks too, so there it may hold more.
-        "consistent": unsettled == 0
-        and (index_chunks >= catalog_chunks if store.settings.chroma_host else index_chunks == catalog_chunks),
+        "consistent": unsettled == 0 and index_chunks == catalog_chunks,
     }
 
 
@@ -164,5 +171,6 @@ def store_stats(store: Store) -> dict[str, Any]:
         "collection": store.index.location,
         "store": location,
         "catalog": str(settings.catalog_path),
+        "keyword_index": store.catalog.keyword_index(),
         "consistency": consistency(store),
     }

@@ -86,10 +86,19 @@ def keyword_terms(text: str) -> list[str]:
     """The text's words as BM25 sees them: lower-cased, English stop words removed, Snowball-stemmed.
 
     Ingest stores these terms beside each chunk and a query is cut the same way, so both sides of a
-    keyword match always agree. bm25s is imported here, not at module load: `paperboy papers` and the
-    app's first paint never need it.
+    keyword match always agree.
+    """
+    return keyword_terms_of([text])[0]
+
+
+def keyword_terms_of(texts: list[str]) -> list[list[str]]:
+    """keyword_terms of each text, in one call: bm25s's set-up per call cost ingest 0.5 ms a chunk.
+
+    bm25s is imported here, not at module load: `paperboy papers` and the app's first paint never need it.
     """
     import bm25s
 
-    tokens = bm25s.tokenize([text], stemmer=_stemmer(), return_ids=False, show_progress=False)
-    return list(tokens[0])  # type: ignore[index]
+    if not texts:
+        return []
+    tokens = bm25s.tokenize(texts, stemmer=_stemmer(), return_ids=False, show_progress=False)
+    return [list(terms) for terms in tokens]  # type: ignore[union-attr]

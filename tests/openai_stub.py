@@ -260,7 +260,7 @@ def _handler_for(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
                 self._send_raw(reply.raw, "text/event-stream" if body.get("stream") else "application/json")
             elif reply.status != 200:
                 self._send_json(reply.status, reply.error_body(), reply.headers)
-            elif self.path == EMBED_PATH:
+            elif request.path == EMBED_PATH:
                 self._send_json(200, embeddings(body))
             elif body.get("stream") and reply.mid_stream and reply.silent_s:
                 chunks = chat_chunks(body, stub.text_for(body))

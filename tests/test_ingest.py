@@ -5,9 +5,15 @@ from pathlib import Path
 
 import pytest
 
+from rag import ingest, providers
+from rag.catalog import Catalog
+from rag.errors import ProviderError
+from rag.ingest import ingest_files, ingest_papers
+from rag.models import Paper
+from rag.providers import Embedder
 from rag.settings import Settings
 from rag.store import open_store
-from tests.conftest import SAMPLE, run_cli
+from tests.conftest import SAMPLE, HashEmbeddings, run_cli
 
 pytestmark = pytest.mark.usefixtures("fake_embedder")
 
@@ -138,3 +144,80 @@ def test_a_record_past_its_size_cap_fails_its_file_naming_record_and_setting(
     variable = "PAPERBOY_MAX_TITLE_CHARS" if field == "title" else "PAPERBOY_MAX_ABSTRACT_CHARS"
     assert len(errors) == 1 and "huge.jsonl" in errors[0] and "2510.00002" in errors[0] and variable in errors[0]
     assert [p["id"] for p in json.loads(run_cli("papers", "--json").output)] == ["2510.00002"]  # good.jsonl went in
+
+
+# Many files go in by groups: one embedding call and one write for several files (rag/ingest.py).
+
+
+def test_files_of_one_command_are_written_together_and_a_paper_in_two_of_them_is_one_paper(
+    tmp_path: Path, settings: Settings
+) -> None:
+    monday = write_jsonl(tmp_path / "2025-10-27.jsonl", [PAPER_A, PAPER_B])
+    edited = {**PAPER_A, "abstract": "We speed up sampling by 6.5x with a new solver."}
+    tuesday = write_jsonl(tmp_path / "2025-10-28.jsonl", [edited])
+
+    report = json.loads(run_cli("ingest", str(monday), str(tuesday), "--json").output)
+
+    # As if the files went in one by one: A new on Monday, then updated by Tuesday's text.
+    assert (report["new"], report["updated"], report["unchanged"], report["chunks"]) == (2, 1, 0, 2)
+    _, chunks, indexed = snapshot(settings)
+    assert of_paper(chunks, "2510.00001") == [f"{PAPER_A['title']}\n\n{edited['abstract']}"]
+    assert indexed == set(chunks)
+    again = json.loads(run_cli("ingest", str(monday), str(tuesday), "--json").output)
+    assert (again["new"], again["chunks"]) == (0, 1)  # Monday's text comes back, then Tuesday's again
+
+
+def test_progress_counts_every_file_s_chunks_and_ends_at_the_total(tmp_path: Path, settings: Settings) -> None:
+    files = [
+        write_jsonl(tmp_path / f"{i}.jsonl", [{**PAPER_A, "id": f"2510.1000{i}", "title": f"T{i}"}]) for i in range(3)
+    ]
+    seen: list[tuple[int, int]] = []
+
+    ingest_files(files, open_store(settings), progress=lambda done, total: seen.append((done, total)))
+
+    assert seen[0] == (0, 3) and seen[-1] == (3, 3)
+    assert all(total == 3 for _, total in seen)
+
+
+class PoisonedEmbeddings(HashEmbeddings):
+    """Fails on any text that holds the word 'poison', as a dead endpoint fails a request."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if any("poison" in t for t in texts):
+            raise ProviderError("Embedding with poisoned-64: the endpoint answered HTTP 500")
+        return super().embed_documents(texts)
+
+
+def test_a_group_that_fails_names_each_of_its_files_and_the_later_files_still_go_in_whole(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(providers.EMBED, "local", lambda s: Embedder("poisoned-64", PoisonedEmbeddings()))
+    monkeypatch.setattr(ingest, "GROUP_CHUNKS", 1)  # each file its own group
+    poisoned = {**PAPER_B, "abstract": "A poison abstract."}
+    first = write_jsonl(tmp_path / "first.jsonl", [PAPER_A, poisoned])
+    # Planned while first.jsonl was still to come, PAPER_A here looked stored; it must be embedded after all.
+    second = write_jsonl(tmp_path / "second.jsonl", [PAPER_A])
+
+    result = run_cli("ingest", str(first), str(second), "--json")
+
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "first.jsonl" in errors[0] and "HTTP 500" in errors[0]
+    assert (json.loads(result.stdout)["new"], json.loads(result.stdout)["chunks"]) == (1, 1)
+    # Read before any open, which would repair a paper left without chunks.
+    assert set(Catalog(settings.catalog_path).chunk_ids().values()) == {"2510.00001"}
+    _, chunks, indexed = snapshot(settings)
+    assert indexed == set(chunks)
+
+
+def test_a_record_whose_text_changed_is_never_saved_without_its_chunks(settings: Settings) -> None:
+    store = open_store(settings)
+    paper = Paper(**{**PAPER_A, "source": "jsonl"})
+    ingest_papers([paper], store)
+    edited = paper.model_copy(update={"abstract": "Another text.", "upvotes": 9})
+
+    store.catalog.save([edited], [])  # what a plan made before another process rewrote the paper would do
+
+    assert store.catalog.paper(paper.id).abstract == PAPER_A["abstract"]
+    store.catalog.save([paper.model_copy(update={"upvotes": 9})], [])  # same text: the record may change
+    assert store.catalog.paper(paper.id).upvotes == 9

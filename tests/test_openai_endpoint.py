@@ -419,6 +419,40 @@ def test_ingest_embeds_through_the_endpoint(corpus: Path, stub: OpenAIStub, monk
     assert len(stub.requests_to(EMBED_PATH)) == len(requests) + 1
 
 
+def test_an_embedding_server_of_its_own_needs_no_key_and_answers_stay_local(
+    corpus: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PAPERBOY_EMBEDDING_BASE_URL (a TEI or vLLM server for a big archive) takes the embeddings only."""
+    monkeypatch.setenv("PAPERBOY_EMBEDDING_PROVIDER", "openai")
+    monkeypatch.setenv("PAPERBOY_EMBEDDING_BASE_URL", stub.base_url)
+    monkeypatch.setenv("PAPERBOY_OPENAI_EMBEDDING_MODEL", "BAAI/bge-small-en-v1.5")
+
+    result = run_cli("ingest", str(corpus), "--json")
+
+    assert result.exit_code == 0, result.output
+    requests = stub.requests_to(EMBED_PATH)
+    assert len([t for r in requests for t in r.body["input"]]) == json.loads(result.output)["chunks"]
+    assert all(r.body["model"] == "BAAI/bge-small-en-v1.5" for r in requests)
+    stats = json.loads(run_cli("stats", "--json").output)
+    assert stats["embedding_model"] == "openai-BAAI/bge-small-en-v1.5"
+    assert stats["chat_endpoint"].startswith("local")  # no OPENAI_API_KEY: answers stay on the local model
+
+
+def test_an_embedding_server_of_its_own_is_reached_through_its_own_proxy_setting(
+    corpus: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY is judged for PAPERBOY_EMBEDDING_BASE_URL's host, not for OPENAI_BASE_URL's (here unset:
+    OpenAI's https URL, which an http proxy does not serve)."""
+    monkeypatch.setenv("PAPERBOY_EMBEDDING_PROVIDER", "openai")
+    monkeypatch.setenv("PAPERBOY_EMBEDDING_BASE_URL", "http://embeddings.invalid/v1")  # only through the proxy
+    monkeypatch.setenv("HTTP_PROXY", stub.base_url.removesuffix("/v1"))
+
+    result = run_cli("ingest", str(corpus), "--json")
+
+    assert result.exit_code == 0, result.output
+    assert len(stub.requests_to(EMBED_PATH)) >= 1
+
+
 def test_ingest_retries_embeddings_after_a_rate_limit(
     corpus: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:

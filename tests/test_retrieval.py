@@ -3,6 +3,8 @@
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -211,7 +213,7 @@ def test_search_date_option_filters_through_the_cli(cli_corpus: Path) -> None:
     assert VIDEO["id"] in ids and ROLLING["id"] not in ids and AUCTIONS["id"] not in ids
 
 
-# The BM25 index is cached per store; it must follow new ingests.
+# The keyword index is the catalog's FTS5 table: every open store, in any process, reads it as it is now.
 
 
 def _paper(record: dict) -> Paper:
@@ -237,6 +239,23 @@ def test_keyword_index_follows_an_ingest_through_another_store(
     assert retrieve("auction", store, k=5, mode="bm25") == []
     result = run_cli("ingest", str(_write(tmp_path / "more.jsonl", [AUCTIONS])))
     assert result.exit_code == 0, result.output
+    assert _ids(retrieve("auction", store, k=5, mode="bm25")) == [AUCTIONS["id"]]
+
+
+def test_keyword_index_follows_an_ingest_by_another_process_without_reopening(
+    settings: Settings, fake_embedder: HashEmbeddings, tmp_path: Path
+) -> None:
+    # The keyword index is the catalog's FTS5 table, read in place: nothing to rebuild or invalidate.
+    store = open_store(settings)  # kept open, as the app keeps it
+    ingest_papers([_paper(VIDEO)], store)
+    assert retrieve("auction", store, k=5, mode="bm25") == []
+    other = subprocess.run(
+        [str(Path(sys.executable).parent / "paperboy"), "ingest", str(_write(tmp_path / "more.jsonl", [AUCTIONS]))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert other.returncode == 0, other.stderr
     assert _ids(retrieve("auction", store, k=5, mode="bm25")) == [AUCTIONS["id"]]
 
 

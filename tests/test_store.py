@@ -92,6 +92,18 @@ def test_stats_reports_whether_catalog_and_index_agree(settings: Settings) -> No
     assert stats["chunks"] == 1
 
 
+def test_stats_says_where_the_keyword_index_is_and_how_big(settings: Settings) -> None:
+    store = _stored(settings)
+    first = json.loads(run_cli("stats", "--json").output)["keyword_index"]
+    ingest_papers([HALF], store)
+    second = json.loads(run_cli("stats", "--json").output)["keyword_index"]
+    assert str(settings.catalog_path) in first["location"] and "FTS5" in first["location"]
+    assert (first["chunks"], second["chunks"]) == (1, 2)
+    assert 0 < first["bytes"] < second["bytes"]
+    text = run_cli("stats").output
+    assert "keyword_index" in text and f"bytes {second['bytes']}" in text
+
+
 def test_kill_9_before_or_inside_a_write_leaves_a_store_the_next_open_repairs() -> None:
     # The bench kills real `paperboy ingest` processes (10 points in the README's run); two here: one
     # early in the run, one inside a write, each checked by a fresh process and then re-run to the end.

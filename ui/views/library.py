@@ -105,12 +105,15 @@ def show_stats() -> None:
     cols[0].metric("Papers", stats["papers"])
     cols[1].metric("Chunks", stats["chunks"])
     cols[2].metric("Days", len(stats["days"]))
+    days = stats["days"]  # newest first; an archive holds hundreds
+    keywords = stats["keyword_index"]
     where = {
-        "Days": ", ".join(stats["days"]) or "none",
+        "Days": (f"{days[-1]} to {days[0]}" if len(days) > 5 else ", ".join(days)) or "none",
         "Embedding model": stats["embedding_model"],
         "Collection": stats["collection"],
         "Store": stats["store"],
         "Catalog": stats["catalog"],
+        "Keyword index": f"{keywords['bytes'] / 1e6:.1f} MB, {keywords['location']}",
     }
     st.markdown("\n".join(f"- **{label}:** `{value}`" for label, value in where.items()))
 
