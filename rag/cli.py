@@ -20,6 +20,7 @@ from evals.pipelines import PIPELINES
 from rag import cli_daily, cli_interests
 from rag.catalog import Catalog, Days
 from rag.citations import marker
+from rag.cli_shared import digest_order_option
 from rag.cli_shared import echo_json as _echo_json
 from rag.cli_shared import parse_day as _day
 from rag.errors import PaperboyError, storage_failure
@@ -398,13 +399,7 @@ def cli_explain(
     help="Write FILE.md (Markdown) or FILE.html (a self-contained page); default: Markdown to stdout.",
 )
 @click.option("--feed", type=click.Path(dir_okay=False, path_type=Path), help="Also write the day as an Atom feed.")
-@click.option(
-    "--sort",
-    type=click.Choice(["upvotes", "for-you"]),
-    default="upvotes",
-    show_default=True,
-    help="Order within topics; muted and hidden papers are folded into a last topic either way.",
-)
+@digest_order_option("Order within topics; muted and hidden papers are folded into a last topic either way.")
 @click.option("--email", is_flag=True, help="Also send it by email (SMTP settings: .env.example).")
 @click.pass_obj
 def cli_digest(

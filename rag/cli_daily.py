@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from rag.cli_shared import echo_json, parse_day
+from rag.cli_shared import digest_order_option, echo_json, parse_day
 from rag.daily import EXIT_CODES
 from rag.settings import Settings
 from rag.sources import utc_today
@@ -37,13 +37,7 @@ _EPILOG = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meani
 @click.option("--source", type=click.Choice(["hf", "arxiv"]), default="hf", show_default=True)
 @click.option("--category", default="cs.LG", show_default=True, help="arXiv category, with --source arxiv.")
 @click.option("--email", is_flag=True, help="Also send the digest by email, once a day (SMTP settings: .env.example).")
-@click.option(
-    "--sort",
-    type=click.Choice(["upvotes", "for-you"]),
-    default="upvotes",
-    show_default=True,
-    help="Order of the digest's papers; muted and hidden papers are folded away either way.",
-)
+@digest_order_option("Order of the digest's papers; muted and hidden papers are folded away either way.")
 @click.option("--refetch", is_flag=True, help="Download the day's list again (papers added since are ingested).")
 @click.option(
     "--print-schedule",
