@@ -1,7 +1,7 @@
 """Text rules shared by every stage: where a sentence ends, what a word is, stems and stop words.
 
 Two stems live here, each for its own comparison. Keyword search (BM25 over the catalog's FTS5
-index) uses bm25s's English stop words and PyStemmer's Snowball stems, written at ingest. The
+index) uses Lucene's English stop words and PyStemmer's Snowball stems, written at ingest. The
 word-overlap checks of the answer pipeline (evidence scores, where a figure came from, what a count
 counts) cut words to their first five letters, so "distil" meets "distillation" and "speeds" meets
 "speedup", which Snowball keeps apart: the answer figures in the README were measured on that rule.
@@ -26,6 +26,20 @@ _LETTER_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
 # Letters and digits only, lower-cased: the words the overlap checks compare ("vision-r1" is two).
 _PLAIN_WORD = re.compile(r"[a-z0-9]+")
 STEM_LETTERS = 5
+# A keyword token is two or more word characters, and a stop word of Lucene's English list is no
+# keyword: the rule bm25s.tokenize applied when it cut the terms, kept here word for word so stores
+# written then still match (checked on the archive's 9,527 titles and abstracts), without the 0.3 s
+# of scipy that importing bm25s cost every search.
+_KEYWORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# fmt: off
+KEYWORD_STOP_WORDS = frozenset(
+    {
+        "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
+        "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
+        "will", "with",
+    }
+)
+# fmt: on
 # Words that say nothing about what a question or a sentence is about, for the overlap checks and
 # for naming a topic by its titles' words.
 # fmt: off
@@ -92,13 +106,9 @@ def keyword_terms(text: str) -> list[str]:
 
 
 def keyword_terms_of(texts: list[str]) -> list[list[str]]:
-    """keyword_terms of each text, in one call: bm25s's set-up per call cost ingest 0.5 ms a chunk.
-
-    bm25s is imported here, not at module load: `paperboy papers` and the app's first paint never need it.
-    """
-    import bm25s
-
-    if not texts:
-        return []
-    tokens = bm25s.tokenize(texts, stemmer=_stemmer(), return_ids=False, show_progress=False)
-    return [list(terms) for terms in tokens]  # type: ignore[union-attr]
+    """keyword_terms of each text, in one call."""
+    stem = _stemmer().stemWords
+    return [
+        stem([token for token in _KEYWORD_TOKEN.findall(text.lower()) if token not in KEYWORD_STOP_WORDS])
+        for text in texts
+    ]

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-_HEAVY = ["langchain_openai", "openai", "chromadb", "onnxruntime", "langchain_core.language_models.chat_models"]
+_HEAVY = [
+    "langchain_openai",
+    "openai",
+    "chromadb",
+    "onnxruntime",
+    "langchain_core.language_models.chat_models",
+    "langchain_text_splitters",
+    "scipy",
+]
 _RUN = """
 import json, sys
 from rag.cli import cli
@@ -39,3 +47,5 @@ def test_search_loads_the_store_and_embeddings_but_no_chat_client(sample_store: 
     loaded = _loaded_by("search", "diffusion", data_dir=sample_store)
     assert "chromadb" in loaded and "onnxruntime" in loaded  # it searched, embedding the query
     assert not {"openai", "langchain_openai", "langchain_core.language_models.chat_models"} & set(loaded)
+    # Chunking is for writes, and keyword terms are cut without bm25s (whose import pulled in scipy).
+    assert not {"langchain_text_splitters", "scipy"} & set(loaded)
