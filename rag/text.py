@@ -32,7 +32,7 @@ STEM_LETTERS = 5
 # of scipy that importing bm25s cost every search.
 _KEYWORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 # fmt: off
-KEYWORD_STOP_WORDS = frozenset(
+_KEYWORD_STOP_WORDS = frozenset(
     {
         "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
         "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
@@ -109,6 +109,6 @@ def keyword_terms_of(texts: list[str]) -> list[list[str]]:
     """keyword_terms of each text, in one call."""
     stem = _stemmer().stemWords
     return [
-        stem([token for token in _KEYWORD_TOKEN.findall(text.lower()) if token not in KEYWORD_STOP_WORDS])
+        stem([token for token in _KEYWORD_TOKEN.findall(text.lower()) if token not in _KEYWORD_STOP_WORDS])
         for text in texts
     ]

@@ -19,9 +19,17 @@ from rag.providers import Embedder
 from rag.retrieval import DENSE_WEIGHT, KEYWORD_FULL_MATCH, retrieve
 from rag.settings import Settings
 from rag.store import Store, open_store
+from rag.text import keyword_terms
 from tests.conftest import SHARED_CACHE, HashEmbeddings, run_cli
 
 RARE = "zygomorphic"
+
+
+def test_keyword_terms_keep_the_rule_the_index_was_written_with() -> None:
+    """Tokens of two or more word characters, lower-cased, Lucene's English stop words out, Snowball
+    stems: stores written under bm25s's tokenizer hold these terms, so a query must be cut the same way."""
+    text = "The Models are distilling into GPT-4, a 3D world of LLMs; naïve café."
+    assert keyword_terms(text) == ["model", "distil", "gpt", "3d", "world", "llms", "naïv", "café"]
 
 
 def _bucket(word: str) -> int:
