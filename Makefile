@@ -42,6 +42,9 @@ eval: install
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/answers.py --pipelines default,dense,bm25
+	$(BIN)/python bench/list_judge.py
+	$(BIN)/python bench/hostile.py
+	$(BIN)/python bench/daily.py --stub --papers 24
 	$(BIN)/python bench/explainers.py
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/slots.py
