@@ -10,14 +10,14 @@ papers cited, abstentions, and seconds per answer. Usage:
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.cli import cpu
 from evals.metrics import CaseResult, percentile, rank_metrics
 from evals.pipelines import PIPELINES
 from evals.run import Run, build_store, combine_runs, run_suite, suite_paths
@@ -28,17 +28,6 @@ from rag.settings import get_settings
 
 OUT = Path(__file__).resolve().parent / "out"
 SINGLE_PAPER_TAGS = {"fact", "paraphrase", "open", "injection"}
-
-
-def cpu_model() -> str:
-    """The CPU's model name and whether it has AVX-512, as the README quotes the machine."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = "AVX-512" if "avx512f" in info else "AVX2" if "avx2" in info else "no AVX2"
-    return f"{name} ({flags})"
 
 
 def retrieval_rows(suites: list[Suite]) -> dict[str, list[dict[str, float | None]]]:
@@ -134,7 +123,7 @@ def main() -> None:
     parser.add_argument("--pipelines", default="default", help=f"comma-separated, of {', '.join(PIPELINES)}")
     parser.add_argument("--retrieval-only", action="store_true")
     args = parser.parse_args()
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}")
+    print(f"machine: {cpu()}")
     splits = {Path(s).name: [load_suite(p) for p in suite_paths([ROOT / s])] for s in args.suites.split(",")}
     for split, suites in splits.items():
         print_retrieval(split, suites)

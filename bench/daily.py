@@ -14,33 +14,21 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cli import PAPERBOY, cpu  # noqa: E402
+from bench.cli import cpu, run  # noqa: E402
 from tests.conftest import SHARED_CACHE, topic_or_explainer  # noqa: E402
 from tests.openai_stub import OpenAIStub  # noqa: E402
 from tests.stand_in import StandIn, serving  # noqa: E402
 
 DAY = "2025-06-17"
 DAY_FILE = ROOT / "evals" / "corpora" / "hf-daily" / f"{DAY}.json"
-
-
-def timed(env: dict[str, str], *args: str) -> tuple[float, str]:
-    """Wall seconds and stdout of one command; a failure stops the benchmark."""
-    started = time.perf_counter()
-    done = subprocess.run([PAPERBOY, *args], env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"paperboy {' '.join(args)} exited {done.returncode}: {done.stderr.strip()[-800:]}")
-    return wall, done.stdout
 
 
 def main() -> None:
@@ -70,19 +58,19 @@ def main() -> None:
         print(f"machine: {cpu()}")
         source = "a stub on loopback" if args.stub else "the local model"
         print(f"day: {DAY}, {len(items)} papers; explainers from {source}")
-        cold, out = timed(env, "daily", "--date", DAY, "--json")
+        cold, out = run(env, "daily", "--date", DAY, "--json")
         report = json.loads(out)
         print(f"cold run: {cold:.1f} s wall, exit {report['exit_code']}")
         for step in report["steps"]:
             print(f"  {step['step']:<8} {step['status']:<8} {step['seconds']:7.2f} s  {step['detail']}")
         again = []
         for _ in range(args.repeat):
-            wall, out = timed(env, "daily", "--date", DAY, "--json")
+            wall, out = run(env, "daily", "--date", DAY, "--json")
             statuses = {s["status"] for s in json.loads(out)["steps"]}
             if statuses != {"skipped"}:
                 sys.exit(f"the second run was not a no-op: {statuses}")
             again.append(wall)
-        helps = [timed(env, "--help")[0] for _ in range(args.repeat)]
+        helps = [run(env, "--help")[0] for _ in range(args.repeat)]
         second, help_s = statistics.median(again), statistics.median(helps)
         print(
             f"second run (no-op), median of {args.repeat}: {second:.2f} s (min {min(again):.2f}, max {max(again):.2f})"

@@ -16,7 +16,6 @@ Usage:
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -28,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.cli import PAPERBOY, cpu
 from rag.chunks import chunk_papers
 from rag.ingest import GROUP_CHUNKS
 from rag.settings import Settings
@@ -36,15 +37,6 @@ from rag.store import consistency, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = ROOT.parent / "shared" / "data" / "hf-daily"
-PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
-
-
-def cpu() -> str:
-    """CPU model and vector flags, as the README quotes the machine."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = "AVX-512" if "avx512f" in info else "AVX2" if "avx2" in info else "no AVX2"
-    return f"{name} ({flags}), {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def children_cpu() -> float:

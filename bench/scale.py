@@ -37,9 +37,12 @@ from typing import Any
 
 import httpx
 import numpy as np
-from ingest import ARCHIVE, cpu, embedding_limit  # bench/ingest.py
 from langchain_core.embeddings import Embeddings
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, tests/ as packages
+from bench.cli import cpu, run
+from bench.ingest import ARCHIVE, embedding_limit
+from evals.metrics import percentile
 from evals.run import suite_paths
 from evals.suite import load_suite
 from rag import providers
@@ -51,7 +54,6 @@ from rag.settings import Settings
 from rag.store import Store, open_store, store_stats
 
 ROOT = Path(__file__).resolve().parent.parent
-PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
 CHROMA = str(Path(sys.executable).with_name("chroma"))
 
 
@@ -125,7 +127,7 @@ def fill(corpus: Path, source: Path, settings: Settings, sample: int) -> None:
             f"{rest:.0f} s the rest; {papers / (embedding + rest):.2f} papers/s, ratio to the limit "
             f"{embedding / (embedding + rest):.2f}"
         )
-    seconds, out = run([PAPERBOY, "ingest", *map(str, files), "--format", "hf-json", "--json"], settings)
+    seconds, out = run(env_for(settings), "ingest", *map(str, files), "--format", "hf-json", "--json")
     done = json.loads(out)
     print(
         f"re-ingest of the unchanged corpus: {seconds:.1f} s ({done['unchanged']} unchanged, {done['chunks']} chunks)"
@@ -151,11 +153,6 @@ def ms(seconds: list[float]) -> str:
     return f"p50 {1000 * percentile(seconds, 0.5):.0f} ms, p95 {1000 * percentile(seconds, 0.95):.0f} ms"
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def search_in_process(store: Store, asked: list[tuple[str, date, str]]) -> None:
     """Hybrid retrieval with the store open, as the app does it: every day, then each question's day.
     CPU time beside wall time, as the cores are shared (the query's embedding runs on 2 threads)."""
@@ -173,7 +170,7 @@ def search_in_process(store: Store, asked: list[tuple[str, date, str]]) -> None:
 def search_cold(settings: Settings, asked: list[tuple[str, date, str]], repeat: int) -> None:
     """`paperboy search` as a fresh process, as a user types it."""
     for label, extra in (("all days", []), ("its day", ["--date", asked[0][1].isoformat()])):
-        walls = [run([PAPERBOY, "search", asked[i % len(asked)][0], *extra], settings)[0] for i in range(repeat)]
+        walls = [run(env_for(settings), "search", asked[i % len(asked)][0], *extra)[0] for i in range(repeat)]
         print(f"paperboy search cold, {label:<8}: median {statistics.median(walls):.2f} s (min {min(walls):.2f})")
 
 
@@ -248,12 +245,12 @@ def ask_latency(settings: Settings, count: int) -> None:
     the model service already running: p50 wall of each, of the answer's own retrieval, and how many
     abstained (an abstention is quick, so a p50 moves with them)."""
     asked = questions("test", {"fact"})[:count]
-    run([PAPERBOY, "model", "start"], settings)
+    run(env_for(settings), "model", "start")
     for label, by_day in (("with --date", True), ("all days", False)):
         walls, retrieval, abstained = [], [], 0
         for question, day, _ in asked:
             seconds, out = run(
-                [PAPERBOY, "ask", question, "--json", *(["--date", day.isoformat()] if by_day else [])], settings
+                env_for(settings), "ask", question, "--json", *(["--date", day.isoformat()] if by_day else [])
             )
             answer = json.loads(out)
             walls.append(seconds)
@@ -269,7 +266,6 @@ def ask_latency(settings: Settings, count: int) -> None:
 
 def app_rss(settings: Settings) -> None:
     """The app's resident memory after its first answer across all days (the model runs in its own process)."""
-    sys.path.insert(0, str(ROOT))
     from playwright.sync_api import sync_playwright
 
     from tests.browser import CHROMIUM, CHROMIUM_FLAGS, start_app
@@ -308,22 +304,12 @@ def env_for(settings: Settings) -> dict[str, str]:
     return env
 
 
-def run(command: list[str], settings: Settings) -> tuple[float, str]:
-    """(wall seconds, stdout) of a paperboy command on this store; a failure stops the benchmark."""
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env_for(settings), capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command[:3])} ... failed: {done.stderr.strip()[-1500:]}")
-    return time.perf_counter() - started, done.stdout
-
-
 @contextmanager
 def chroma_server(path: Path | None) -> Iterator[tuple[str, int] | None]:
     """`chroma run` on a free loopback port over path (None: no server, the embedded store)."""
     if path is None:
         yield None
         return
-    sys.path.insert(0, str(ROOT))
     from tests.openai_stub import free_port
 
     port = free_port()
