@@ -22,14 +22,14 @@ def _long_date(day: date) -> str:
     return day.strftime("%A %d %B %Y")
 
 
-def pick_day(days: list[date]) -> date:
+def pick_day(days: list[date], new: dict[str, list[date]]) -> date:
     """The day picker: every stored day, newest first, with its paper count and what is new since the
-    last visit; the latest until the user picks another."""
+    last visit (new: paper id -> its new listing days); the latest until the user picks another."""
     if st.session_state.get("day") not in days:
         st.session_state.day = days[0]
     counts = resources.catalog().day_counts()
     new_on: dict[date, int] = {}
-    for listed in new_since_last_visit().values():
+    for listed in new.values():
         for day in listed:
             new_on[day] = new_on.get(day, 0) + 1
 
@@ -148,9 +148,8 @@ def show_day(briefing: DayBriefing, query: str, order: str, refreshing: bool) ->
         show_topics(briefing, marks())
 
 
-def show_new(day: date) -> None:
+def show_new(day: date, new: dict[str, list[date]]) -> None:
     """How many papers came in since the reader's last visit, on this day and on others."""
-    new = new_since_last_visit()
     st.session_state.new_ids = set(new)
     if new:
         here = sum(day in days for days in new.values())
@@ -165,8 +164,9 @@ def render() -> None:
         st.info("No papers yet: ingest a file or fetch a day on the Library page.", icon=":material/info:")
         st.page_link("views/library.py", label="Go to the Library", icon=":material/library_books:")
         return
-    day = pick_day(days)
-    show_new(day)
+    new = new_since_last_visit()  # one catalog read for the picker and the caption
+    day = pick_day(days, new)
+    show_new(day, new)
     briefing = resources.briefing(day)
     query = st.text_input("Search", key="today_query", placeholder="e.g. speeding up diffusion sampling")
     order = st.radio("Order", ORDERS, key="today_order", horizontal=True, persist_state="session")
