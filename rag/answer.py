@@ -348,7 +348,8 @@ def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | Non
     if not measure:
         return None
     stating = [sentence for s in sources for sentence in prompt_sentences(s.paper) if wanted & numbers_in(sentence)]
-    if stating and not any(measure & content_words(sentence) for sentence in stating):
+    # Every word of the setting: "pass rate" in the sentence does not name a learning rate.
+    if stating and not any(measure <= content_words(sentence) for sentence in stating):
         return f"the answer's figure is not a {' '.join(measured_thing(question))}"
     return None
 

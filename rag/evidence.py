@@ -19,10 +19,12 @@ _FIGURE = re.compile(
     r"\d+(?:\.\d+)?\s*(?:%|x\b|\u00d7|times\b|fold\b|percent|seconds?\b|minutes?\b|hours?\b|fps\b|ms\b|points?\b)"
     r"|\d+\.\d+|\d{1,3}(?:,\d{3})+"
 )
+# The measure may be qualified and come a few words after "what": "what success rate", "what is
+# the average score", "what does it score".
 _FIGURE_QUESTION = re.compile(
     r"\bhow (much|many|fast|quickly|soon|slow|large|big|small|long|short|often|well|accurate|high|low)\b|"
     r"\bby (what|how)\b|"
-    r"\bwhat (fraction|share|percentage|ratio|factor|speedup|rate|score|value|accuracy|number)\b|"
+    r"\bwhat (?:[\w-]+ ){0,3}?(fraction|share|percentage|ratio|factor|speedup|rate|score|value|accuracy|number)s?\b|"
     r"\b(speed-?up|ratio|percent|times faster)\b",
     re.I,
 )

@@ -724,6 +724,12 @@ def test_a_figure_that_measures_something_else_is_withdrawn() -> None:
         "the answer's figure is not a learning rate"
     )
     assert check_grounding("What accuracy does Skywork-Math reach on MATH?", "It reaches 51.2% [1].", sources) is None
+    # A sentence naming a pass rate does not name a learning rate: every word of the setting counts.
+    coder = paper.model_copy(update={"abstract": "X-Coder-7B reaches a pass rate of 55.8 on LiveCodeBench."})
+    coder_sources = [sources[0].model_copy(update={"paper": coder, "text": coder.abstract})]
+    assert check_grounding("What learning rate was used to train X-Coder?", "It was 7B [1].", coder_sources) == (
+        "the answer's figure is not a learning rate"
+    )
     videos = "How many instances does the Skywork-MathQA dataset have?"
     assert check_grounding(videos, "It has 2.5M instances [1].", sources) is None
 

@@ -82,11 +82,25 @@ def test_how_fast_question_picks_the_sentence_with_the_figure(embedder: Embedder
     assert source.text == FIGURE_SENTENCE
 
 
-@pytest.mark.parametrize("question", ["How quickly does GVGEN make an object?", "How soon is a GVGEN object ready?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How quickly does GVGEN make an object?",
+        "How soon is a GVGEN object ready?",
+        # The measure may be qualified ("generation rate") or come after "what is the" or "what does".
+        "What generation rate does GVGEN reach?",
+        "What is the generation rate of GVGEN?",
+    ],
+)
 def test_other_ways_to_ask_for_a_figure_pick_it_too(embedder: Embedder, question: str) -> None:
     assert asks_for_a_figure(question)
     [source] = select_evidence(question, [_hit(GVGEN, "GVGEN")], embedder, [1])
     assert source.text == FIGURE_SENTENCE
+
+
+@pytest.mark.parametrize("question", ["What is the main idea of GVGEN?", "What problem does GVGEN solve, and how?"])
+def test_a_measure_word_far_from_what_does_not_ask_for_a_figure(question: str) -> None:
+    assert not asks_for_a_figure(question)
 
 
 def test_how_many_question_picks_the_count_not_a_percentage(embedder: Embedder) -> None:
