@@ -37,6 +37,8 @@ _COMPARE_PAIR = [
     re.compile(r"^\s*(?:how (?:does|do) )?(.+?)\s+(?:vs\.?|versus)\s+(.+?)(?:\s*[:;?]|,|$)", re.I),
     # "Video-Infinity and LongVA both deal with long videos. How does each approach it?"
     re.compile(r"^\s*(?:(?:do|does|did|how do|how did)\s+)?(.+?) and (.+?) both\b", re.I),
+    # "What do RL-PLUS and the chain-of-thought mirage paper each say limits reasoning?"
+    re.compile(r"^\s*(?:what|how|why) (?:do|did) (.+?) and (.+?) each\b", re.I),
 ]
 # "How do VeriGUI, SEAgent and Web-CogReasoner differ": the first subject is itself a list.
 _SUBJECT_LIST = re.compile(r"\s*,\s*(?:and\s+)?")

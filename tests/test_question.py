@@ -42,6 +42,8 @@ def test_question_kind(question: str, kind: str) -> None:
             Comparison(["VeriGUI", "SEAgent", "Web-CogReasoner"], 3),
         ),
         ("Tutel and Flex both scale MoE. How does each do it?", Comparison(["Tutel", "Flex"], 2)),
+        ("What do Tutel and the MoE scaling paper each say?", Comparison(["Tutel", "the MoE scaling paper"], 2)),
+        ("How did Tutel, Flex and GShard each shard experts?", Comparison(["Tutel", "Flex", "GShard"], 3)),
         ("How fast is GVGEN?", None),
         ("Does GVGEN use both images and text?", None),
     ],
