@@ -35,7 +35,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
@@ -318,9 +318,9 @@ def chroma_server(path: Path | None) -> Iterator[tuple[str, int] | None]:
     try:
         for _ in range(600):
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                if httpx2.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 time.sleep(0.1)
         yield "127.0.0.1", port
     finally:

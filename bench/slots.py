@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
+import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.cli import SAMPLE, cpu
@@ -40,7 +40,7 @@ def messages(title: str, abstract: str) -> list[dict[str, str]]:
     ]
 
 
-def complete(client: httpx.Client, url: str, model: str, body: list[dict[str, str]], max_tokens: int) -> int:
+def complete(client: httpx2.Client, url: str, model: str, body: list[dict[str, str]], max_tokens: int) -> int:
     """One chat completion; returns its completion tokens."""
     reply = client.post(
         f"{url}/chat/completions",
@@ -70,7 +70,7 @@ def main() -> None:
         server = xllamacpp.Server(params)
         url = f"{server.listening_address}/v1"
         wait_until_ready(server.listening_address, 120)
-        with httpx.Client(trust_env=False) as client:
+        with httpx2.Client(trust_env=False) as client:
             name = model_name_for(model)
             lone = []
             for _ in range(3):

@@ -3,7 +3,7 @@ HTTP(S)_PROXY and NO_PROXY are honoured."""
 
 import urllib.request
 
-import httpx
+import httpx2
 
 from rag.providers import OPENAI_DEFAULT_URL
 from rag.settings import Settings
@@ -12,35 +12,35 @@ from rag.settings import Settings
 _CONNECT_TIMEOUT_S = 5.0
 
 
-class EndpointTransport(httpx.HTTPTransport):
+class EndpointTransport(httpx2.HTTPTransport):
     """HTTP to an OpenAI-compatible endpoint where a timeout is final.
 
     The SDK retries a timeout like a 429 or a 5xx, so a silent server cost 4 x the timeout before one
     line. An OpenAI error raised here is passed on without a retry; status codes are still retried.
     """
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         try:
             return super().handle_request(request)
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             import openai
 
             raise openai.APITimeoutError(request=request) from None
 
 
-def endpoint_client(base_url: str | None) -> httpx.Client:
+def endpoint_client(base_url: str | None) -> httpx2.Client:
     """The HTTP client for an endpoint (OPENAI_BASE_URL, or PAPERBOY_EMBEDDING_BASE_URL for embeddings;
     None is OpenAI's): redirects followed and HTTP(S)_PROXY / NO_PROXY honoured for that host, as the
     SDK's own client does.
 
-    The proxy goes into the one EndpointTransport: left to httpx, a proxy from the environment gets a
+    The proxy goes into the one EndpointTransport: left to httpx2, a proxy from the environment gets a
     transport of its own, whose timeouts the SDK retries.
     """
-    url = httpx.URL(base_url or OPENAI_DEFAULT_URL)
+    url = httpx2.URL(base_url or OPENAI_DEFAULT_URL)
     proxy = None if urllib.request.proxy_bypass(url.host) else urllib.request.getproxies().get(url.scheme)
-    return httpx.Client(transport=EndpointTransport(proxy=proxy), follow_redirects=True, trust_env=False)
+    return httpx2.Client(transport=EndpointTransport(proxy=proxy), follow_redirects=True, trust_env=False)
 
 
-def endpoint_timeout(settings: Settings) -> httpx.Timeout:
+def endpoint_timeout(settings: Settings) -> httpx2.Timeout:
     """Connect in 5 s; then no silence longer than request_timeout (the SDK sends it with each request)."""
-    return httpx.Timeout(settings.request_timeout, connect=_CONNECT_TIMEOUT_S)
+    return httpx2.Timeout(settings.request_timeout, connect=_CONNECT_TIMEOUT_S)

@@ -4,7 +4,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from rag.errors import FetchError
 from rag.locks import write_atomically
@@ -18,12 +18,12 @@ ARXIV_PAUSE_S = 3.0
 
 
 def _get(
-    client: httpx.Client, url: str, params: dict[str, str | int] | None = None, dated: bool = False
-) -> httpx.Response:
+    client: httpx2.Client, url: str, params: dict[str, str | int] | None = None, dated: bool = False
+) -> httpx2.Response:
     try:
         response = client.get(url, params=params)
-    except httpx.TransportError as ex:
-        host = httpx.URL(url).host
+    except httpx2.TransportError as ex:
+        host = httpx2.URL(url).host
         raise FetchError(
             f"Cannot reach {host} ({type(ex).__name__}); are you offline? "
             "`paperboy ingest FILE` works without a network."
@@ -35,7 +35,7 @@ def _get(
     return response
 
 
-def fetch_hf(day: date, folder: Path, client: httpx.Client, api_url: str) -> list[Path]:
+def fetch_hf(day: date, folder: Path, client: httpx2.Client, api_url: str) -> list[Path]:
     """Every page of the Hugging Face daily papers for day, one JSON file a page."""
     files: list[Path] = []
     for page in range(100):
@@ -50,7 +50,7 @@ def fetch_hf(day: date, folder: Path, client: httpx.Client, api_url: str) -> lis
     return files
 
 
-def fetch_arxiv(day: date, category: str, folder: Path, client: httpx.Client, api_url: str) -> list[Path]:
+def fetch_arxiv(day: date, category: str, folder: Path, client: httpx2.Client, api_url: str) -> list[Path]:
     """Every page of arXiv submissions in category on day, one Atom file a page."""
     files: list[Path] = []
     for start in range(0, 10_000, ARXIV_PAGE_SIZE):
@@ -66,11 +66,11 @@ def fetch_arxiv(day: date, category: str, folder: Path, client: httpx.Client, ap
 
 
 def fetch_day(
-    day: date, source: str, category: str, settings: Settings, client: httpx.Client | None = None
+    day: date, source: str, category: str, settings: Settings, client: httpx2.Client | None = None
 ) -> list[Path]:
     """Download day's list into data_dir/downloads and return the files to ingest."""
     folder = settings.data_dir / "downloads"
-    with client or httpx.Client(timeout=30, follow_redirects=True) as http:
+    with client or httpx2.Client(timeout=30, follow_redirects=True) as http:
         if source == "hf":
             return fetch_hf(day, folder, http, settings.hf_api_url)
         return fetch_arxiv(day, category, folder, http, settings.arxiv_api_url)

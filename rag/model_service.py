@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 
 from rag.errors import ProviderError
 from rag.local_model import model_file, slots, start_local_server
@@ -239,7 +239,7 @@ def wait_for_people(settings: Settings, stop: threading.Event | None = None) -> 
         pass
 
 
-class ServiceTransport(httpx.BaseTransport):
+class ServiceTransport(httpx2.BaseTransport):
     """Sends each request to the machine's model service, starting it when it is not running.
 
     A request that finds the port closed (the service crashed, was killed or idled out between two
@@ -249,18 +249,18 @@ class ServiceTransport(httpx.BaseTransport):
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         # An HTTP(S)_PROXY in the environment would otherwise capture calls to 127.0.0.1.
-        self._inner = httpx.HTTPTransport(trust_env=False)
+        self._inner = httpx2.HTTPTransport(trust_env=False)
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         if _BACKGROUND.get():
             wait_for_people(self._settings)
         request.read()  # the body is sent again if the first try finds the service gone
         state = ensure_service(self._settings)
         try:
             return self._send(request, state)
-        except httpx.ConnectError:
+        except httpx2.ConnectError:
             pass
-        except (httpx.ReadError, httpx.RemoteProtocolError):
+        except (httpx2.ReadError, httpx2.RemoteProtocolError):
             # A service killed a moment ago still holds its port while the kernel tears it down: the
             # connection is taken, then reset. Sent again only when the process is gone, so a live
             # service never answers one request twice.
@@ -268,7 +268,7 @@ class ServiceTransport(httpx.BaseTransport):
                 raise
         return self._send(request, ensure_service(self._settings, unreachable=state))
 
-    def _send(self, request: httpx.Request, state: ServiceState) -> httpx.Response:
+    def _send(self, request: httpx2.Request, state: ServiceState) -> httpx2.Response:
         touch(self._settings)
         request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=state.port)
         return self._inner.handle_request(request)

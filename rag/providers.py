@@ -4,7 +4,7 @@ A provider is a function of the settings that builds its client, reading its own
 provider_key (OPENAI_API_KEY for OpenAI). PAPERBOY_CHAT_PROVIDER and PAPERBOY_EMBEDDING_PROVIDER
 name one; unset, the chat provider is openai when OPENAI_API_KEY is set, else local.
 
-Everything heavy (the openai SDK and LangChain's chat models, ~0.6 s of imports; httpx; MiniLM)
+Everything heavy (the openai SDK and LangChain's chat models, ~0.6 s of imports; httpx2; MiniLM)
 loads inside the functions, so the settings can check a provider's name against CHAT and EMBED at
 once, and `search` and the store, which only embed, never load a chat client.
 """
@@ -57,14 +57,14 @@ def provider_errors(what: str, secret: SecretStr | None = None, local: bool = Fa
 
 def _provider_error(ex: Exception, what: str, secret: SecretStr | None, local: bool) -> ProviderError | None:
     """The one-line ProviderError for a client exception, or None when it is not the client's."""
-    import httpx
+    import httpx2
     import openai  # only once something failed: embedding locally never loads the SDK
 
     if isinstance(ex, openai.AuthenticationError):
         return ProviderError(f"{what}: the endpoint refused the API key (HTTP {ex.status_code}); check OPENAI_API_KEY.")
     if isinstance(ex, openai.APIStatusError):
         return ProviderError(f"{what}: the endpoint answered HTTP {ex.status_code}: {_redacted(ex.message, secret)}")
-    if isinstance(ex, openai.APITimeoutError | httpx.TimeoutException):  # the latter: silent mid-stream
+    if isinstance(ex, openai.APITimeoutError | httpx2.TimeoutException):  # the latter: silent mid-stream
         if local:
             return ProviderError(
                 f"{what}: the local model did not answer in time; other work may hold it (see `paperboy "
@@ -189,14 +189,14 @@ LOCAL = "local"
 def local_chat(settings: Settings) -> BaseChatModel:
     """The packaged model on the machine's llama.cpp service on loopback, through the same client as
     OpenAI. Nothing starts here: the first request starts the service, or finds it running."""
-    import httpx
+    import httpx2
     from langchain_openai import ChatOpenAI
 
     from rag.model_service import SERVICE_URL, ServiceTransport
 
     return ChatOpenAI(
         base_url=SERVICE_URL,
-        http_client=httpx.Client(transport=ServiceTransport(settings)),
+        http_client=httpx2.Client(transport=ServiceTransport(settings)),
         api_key=SecretStr("local"),
         model=model_name_for(model_file(settings)),
         temperature=_TEMPERATURE,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from tests.openai_stub import free_port
 
@@ -25,8 +25,8 @@ CHROMIUM_FLAGS = [
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/_stcore/health", timeout=1).text == "ok"
-    except httpx.HTTPError:
+        return httpx2.get(f"{url}/_stcore/health", timeout=1).text == "ok"
+    except httpx2.HTTPError:
         return False
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from rag.chunks import chunk_papers
@@ -34,9 +34,9 @@ def chroma_server(tmp_path: Path) -> Iterator[int]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+            if httpx2.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
                 break
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.2)
     else:
         proc.kill()

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from rag import fetch
@@ -84,13 +84,13 @@ def test_arxiv_pages_until_a_short_page(tmp_path: Path, monkeypatch: pytest.Monk
     full = (FIXTURES / "arxiv_feed.xml").read_bytes()
     empty = full.split(b"<entry")[0] + b"</feed>"
     pages = iter([full, empty])
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=next(pages)))
-    with httpx.Client(transport=transport) as client:
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, content=next(pages)))
+    with httpx2.Client(transport=transport) as client:
         files = fetch.fetch_arxiv(date(2025, 10, 31), "cs.LG", tmp_path, client, "http://arxiv.test/api/query")
     assert [f.name for f in files] == ["arxiv-cs.LG-2025-10-31-0.xml"]
 
 
 def test_server_error_is_a_fetch_error(tmp_path: Path) -> None:
-    transport = httpx.MockTransport(lambda request: httpx.Response(503))
-    with httpx.Client(transport=transport) as client, pytest.raises(FetchError, match="HTTP 503"):
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(503))
+    with httpx2.Client(transport=transport) as client, pytest.raises(FetchError, match="HTTP 503"):
         fetch.fetch_hf(date(2025, 10, 31), tmp_path, client, "http://hf.test/api/daily_papers")

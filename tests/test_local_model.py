@@ -6,7 +6,7 @@ import socket
 import threading
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from rag import local_model
@@ -182,7 +182,7 @@ def test_local_server_answers_and_stops(tmp_path: Path, model_cache_dir: Path) -
         assert server.base_url.startswith("http://127.0.0.1:")
         assert server.base_url.endswith("/v1")
         # trust_env=False: a developer's HTTP_PROXY would otherwise swallow requests to 127.0.0.1.
-        http = httpx.Client(trust_env=False)
+        http = httpx2.Client(trust_env=False)
         url, name = server.base_url, server.model_name
         llm = ChatOpenAI(base_url=url, api_key="local", model=name, max_tokens=16, http_client=http)
         answer = llm.invoke("What is the capital of France? Answer in one word.")

@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from rag import model_service
@@ -129,14 +129,14 @@ def test_a_reset_connection_is_sent_again_only_when_the_service_is_gone(
         dying = ServiceState(dead.pid if killed else os.getpid(), port, "m", "k", 600, 0.0)
         found = [dying, ServiceState(os.getpid(), _port(stub), "m", "k", 600, 0.0)]
         monkeypatch.setattr(model_service, "ensure_service", lambda settings, unreachable=None: found.pop(0))
-        client = httpx.Client(transport=ServiceTransport(_settings(tmp_path)))
+        client = httpx2.Client(transport=ServiceTransport(_settings(tmp_path)))
         body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
         if killed:
             assert client.post(f"{model_service.SERVICE_URL}/chat/completions", json=body).status_code == 200
             assert len(stub.requests_to(CHAT_PATH)) == 1
         else:  # a live service that reset the connection is not asked twice
             # The reset reads as ECONNRESET or, when the close wins the race, as a bare disconnect.
-            with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+            with pytest.raises((httpx2.ReadError, httpx2.RemoteProtocolError)):
                 client.post(f"{model_service.SERVICE_URL}/chat/completions", json=body)
             assert stub.requests_to(CHAT_PATH) == []
 
@@ -196,7 +196,7 @@ def test_only_background_requests_wait(tmp_path: Path, stub: OpenAIStub, monkeyp
         model_service, "ensure_service", lambda s, unreachable=None: ServiceState(1, _port(stub), "m", "k", 1, 0.0)
     )
     monkeypatch.setattr(model_service, "wait_for_people", lambda s, stop=None: waited.append(True))
-    client = httpx.Client(transport=ServiceTransport(settings))
+    client = httpx2.Client(transport=ServiceTransport(settings))
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     client.post(f"{model_service.SERVICE_URL}/chat/completions", json=body)
     assert waited == []
@@ -272,7 +272,7 @@ def test_a_timeout_is_one_message_about_the_model_that_timed_out(local: bool) ->
     from rag.providers import provider_errors
 
     with pytest.raises(ProviderError) as caught, provider_errors("Asking m", local=local):
-        raise openai.APITimeoutError(request=httpx.Request("POST", "http://127.0.0.1:1/v1/chat/completions"))
+        raise openai.APITimeoutError(request=httpx2.Request("POST", "http://127.0.0.1:1/v1/chat/completions"))
     message = str(caught.value)
     assert ("local model" in message) is local
     assert ("OPENAI_BASE_URL" in message) is not local

@@ -267,7 +267,7 @@ def test_a_silent_endpoint_is_one_line_after_one_try(
 def test_a_silent_endpoint_behind_a_proxy_is_one_line_after_one_try(
     ingested: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """HTTP_PROXY is honoured, and a silence through the proxy is not retried either (httpx would give a
+    """HTTP_PROXY is honoured, and a silence through the proxy is not retried either (httpx2 would give a
     proxy a transport of its own, whose timeouts the SDK retries)."""
     use_endpoint(monkeypatch, "http://endpoint.invalid/v1")  # reached only through the proxy
     monkeypatch.setenv("HTTP_PROXY", stub.base_url.removesuffix("/v1"))
