@@ -797,6 +797,25 @@ def test_a_candidate_near_the_best_is_listed_on_a_fair_yes_any_other_only_on_a_s
     assert [s.paper.id for s in chosen] == ["p1"] and words.judged == ["Paper 1"]
 
 
+def test_the_judge_orders_the_top_two_only_when_neither_leads(library: Library) -> None:
+    question = "Which method trims the attention it computes over long clips?"
+    close = [
+        _list_hit(1, "Attention kernels skip blocks of long videos.", 0.50, 5.0),
+        _list_hit(2, "Sparse attention over long video clips, computed in blocks.", 0.49, 4.9),
+        _list_hit(3, "Position auctions for chatbots.", 0.10, 0.5),
+    ]
+    calls = _JudgeBy({"Paper 1": 0.2, "Paper 2": 0.9, "Paper 3": 1.0})
+    asker = Asker(library.store, calls, library.settings)  # type: ignore[arg-type]
+    assert [h.chunk.paper.id for h in asker.judged_first(question, close)] == ["p2", "p1", "p3"]
+    assert calls.judged == ["Paper 1", "Paper 2"]  # the third is not judged
+    # The top paper leads on meaning and on words: nothing to judge, the order stands.
+    clear = [_list_hit(1, "Attention kernels skip blocks of long videos.", 0.90, 12.0), *close[1:]]
+    calls = _JudgeBy({"Paper 1": 0.2, "Paper 2": 0.9, "Paper 3": 1.0})
+    asker = Asker(library.store, calls, library.settings)  # type: ignore[arg-type]
+    assert [h.chunk.paper.id for h in asker.judged_first(question, clear)] == ["p1", "p2", "p3"]
+    assert calls.judged == []
+
+
 def test_a_verdict_is_read_from_the_first_token_probabilities_or_else_the_word() -> None:
     top = [
         {"token": "Yes", "logprob": math.log(0.6)},
