@@ -6,13 +6,14 @@ copy from the abstract. Usage:
     .venv/bin/python bench/explainers.py
 """
 
-import os
-import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.cli import cpu
 from evals.metrics import percentile
 from evals.readability import reading_grade
 from evals.run import build_store
@@ -26,7 +27,7 @@ SUITE = ROOT / "evals" / "suites" / "explainers-sample-day.yaml"
 
 
 def main() -> None:
-    print(f"machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores")
+    print(f"machine: {cpu()}")
     settings = get_settings()
     llm = get_chat(settings)
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,8 +12,6 @@ Usage:
 """
 
 import argparse
-import os
-import platform
 import re
 import signal
 import statistics
@@ -27,6 +25,7 @@ from playwright.sync_api import Page, sync_playwright
 
 # Run as a script, this folder is on sys.path and the checkout is not; the app helpers live in tests/.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.cli import cpu
 from tests.browser import CHROMIUM, CHROMIUM_FLAGS, running_app, start_app
 
 QUESTIONS = [
@@ -65,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=len(QUESTIONS))
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores")
+    print(f"machine: {cpu()}")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         started = time.perf_counter()
