@@ -475,11 +475,12 @@ class Asker:
         """
         if len(hits) < 2 or len(focus(hits)) == 1:
             return hits
-        pair = select_evidence(question, hits[:2], self.store.embedder, [3, 3])
+        # The judge reads each of the two as it reads a list candidate.
+        pair, check = self.relevance_check(question, "list", hits[:2])
         if len(pair) < 2:
             return hits
-        check = per_paper_question(question)
-        first, second = (self.calls.judge(load_prompt("relevance"), relevance_variables(s, check)).yes for s in pair)
+        prompt = load_prompt("relevance")
+        first, second = (self.calls.judge(prompt, relevance_variables(s, check)).yes for s in pair)
         return [hits[1], hits[0], *hits[2:]] if second > first else hits
 
     def answer_single(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
