@@ -6,8 +6,9 @@ so each decision rule below is scored on the same verdicts: exactly right (every
 no other), precision and recall. The rule is "a candidate near the best (the gate) lists on
 P(yes) >= A; any other retrieved paper on P(yes) >= B"; the old rule is the gate and a written yes.
 With several days, each day is also scored with the pair chosen on the other days (leave one day
-out), so the figure is not the one the pair was chosen on. Tune on dev days only. Usage:
-    .venv/bin/python bench/list_judge.py [evals/suites/dev]
+out), so the figure is not the one the pair was chosen on. --sentences and --candidates change what
+the judge reads of each paper and how many retrieved papers it judges. Tune on dev days only. Usage:
+    .venv/bin/python bench/list_judge.py [evals/suites/dev] [--sentences N] [--candidates K]
 """
 
 import argparse
@@ -19,7 +20,15 @@ from typing import NamedTuple
 
 from evals.run import build_store, suite_paths
 from evals.suite import load_suite
-from rag.answer import LIST_CANDIDATE_YES, LIST_OTHER_YES, Asker, list_candidates, relevance_variables
+from rag.answer import (
+    LIST_CANDIDATE_YES,
+    LIST_OTHER_YES,
+    LIST_SENTENCES,
+    Asker,
+    list_candidates,
+    name_the_asked,
+    relevance_variables,
+)
 from rag.chains import ModelCalls
 from rag.prompts import load_prompt
 from rag.providers import get_chat
@@ -36,7 +45,10 @@ class Judged(NamedTuple):
 
     day: str
     case: str
+    title: str
+    rank: int  # 1 = retrieved first
     candidate: bool
+    named: bool  # names a name the question asks about (name_the_asked)
     yes: float
     expected: bool
     n_expected: int
@@ -45,7 +57,7 @@ class Judged(NamedTuple):
 Rule = Callable[[Judged], bool]
 
 
-def judge_suite(path: Path, calls: ModelCalls) -> list[Judged]:
+def judge_suite(path: Path, calls: ModelCalls, sentences: int, candidates: int | None) -> list[Judged]:
     """Every retrieved paper of every list and summary question of one suite, judged once."""
     suite, prompt, rows = load_suite(path), load_prompt("relevance"), []
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,14 +68,27 @@ def judge_suite(path: Path, calls: ModelCalls) -> list[Judged]:
             kind = question_kind(case.question)
             if case.history or kind not in ("list", "summary"):
                 continue
-            hits = retrieve(case.question, store, settings.list_candidates)
+            hits = retrieve(case.question, store, candidates or settings.list_candidates)
             near = {h.chunk.paper.id for h in list_candidates(case.question, hits)}
-            sources, check = asker.relevance_check(case.question, kind, hits)
-            for source in sources:
+            named = {h.chunk.paper.id for h, n in zip(hits, name_the_asked(case.question, hits), strict=True) if n}
+            sources, check = asker.relevance_check(case.question, kind, hits, sentences)
+            for rank, source in enumerate(sources, 1):
                 verdict = calls.judge(prompt, relevance_variables(source, check))
-                expected = source.paper.title in case.expected_papers
+                expected = bool({source.paper.title, source.paper.id} & set(case.expected_papers))
                 candidate = source.paper.id in near
-                rows.append(Judged(suite.name, case.id, candidate, verdict.yes, expected, len(case.expected_papers)))
+                rows.append(
+                    Judged(
+                        suite.name,
+                        case.id,
+                        source.paper.title,
+                        rank,
+                        candidate,
+                        source.paper.id in named,
+                        verdict.yes,
+                        expected,
+                        len(case.expected_papers),
+                    )
+                )
     return rows
 
 
@@ -91,10 +116,15 @@ def bars(candidate: float, other: float) -> Rule:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("suites", nargs="*", type=Path, default=[Path("evals/suites/dev")])
+    parser.add_argument("--sentences", type=int, default=LIST_SENTENCES, help="sentences the list judge reads")
+    parser.add_argument("--candidates", type=int, help="retrieved papers judged (default: the setting)")
+    parser.add_argument("--misses", action="store_true", help="print each paper the shipped rule gets wrong")
     args = parser.parse_args()
     settings = get_settings()
     calls = ModelCalls(get_chat(settings), settings.cache_dir)
-    rows = [row for path in suite_paths(args.suites) for row in judge_suite(path, calls)]
+    rows = [
+        row for path in suite_paths(args.suites) for row in judge_suite(path, calls, args.sentences, args.candidates)
+    ]
 
     def show(label: str, rule: Rule) -> None:
         exact, n, precision, recall = score(rows, rule)
@@ -102,10 +132,23 @@ def main() -> None:
             f"  {label:<44} exactly right {exact}/{n} ({exact / n:.2f})  precision {precision:.2f}  recall {recall:.2f}"
         )
 
-    print(f"{len(rows)} judged papers, {calls.model}")
+    print(f"{len(rows)} judged papers, {calls.model}, list judge reads {args.sentences} sentences a paper")
     show("every expected paper retrieved (the ceiling)", lambda r: r.expected)
     show("the gate and a written yes (the old rule)", lambda r: r.candidate and r.yes > 0.5)
-    show(f"shipped: {LIST_CANDIDATE_YES} / {LIST_OTHER_YES}", bars(LIST_CANDIDATE_YES, LIST_OTHER_YES))
+    shipped = bars(LIST_CANDIDATE_YES, LIST_OTHER_YES)
+    show(f"shipped: {LIST_CANDIDATE_YES} / {LIST_OTHER_YES}", shipped)
+    for bar in (0.1, 0.2, 0.3, 0.5):
+        show(
+            f"shipped, or names the asked name and P(yes) >= {bar}",
+            lambda r, b=bar: shipped(r) or (r.named and r.yes >= b),
+        )
+    if args.misses:
+        for r in rows:
+            if shipped(r) != r.expected:
+                what = "missed" if r.expected else "extra "
+                print(
+                    f"    {what} {r.day}/{r.case} #{r.rank} candidate={r.candidate} P(yes)={r.yes:.2f} {r.title[:70]}"
+                )
     grid = [(a, b) for a in CANDIDATE_BARS for b in OTHER_BARS]
     for a, b in sorted(grid, key=lambda g: -score(rows, bars(*g))[0])[:5]:
         show(f"candidate >= {a}, other >= {b}", bars(a, b))

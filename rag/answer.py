@@ -68,6 +68,8 @@ OPEN_SENTENCES = 7
 # recall 0.80 -> 0.84); each day scored with the pair chosen on the other five, 31/48.
 LIST_CANDIDATE_YES = 0.7
 LIST_OTHER_YES = 0.93
+# Abstract sentences the list judge reads of each paper, those nearest the question.
+LIST_SENTENCES = 3
 # Per compared paper: set once from the abstracts' length, not tuned.
 COMPARE_SENTENCES = 3
 # Papers looked at for each name a comparison gives, before the one that is called so is taken.
@@ -233,16 +235,25 @@ def near_the_best(hit: Hit, hits: list[Hit]) -> bool:
     )
 
 
-def list_candidates(question: str, hits: list[Hit]) -> list[Hit]:
-    """The hits worth a yes/no check: those near the best, and those naming what the question names.
+def name_the_asked(question: str, hits: list[Hit]) -> list[bool]:
+    """For each hit, whether its paper names a name the question asks about ("LoRA", "K-means").
 
-    "Which papers use LoRA?" is answered by every abstract that says LoRA, however far its scores
-    trail the best. A name most candidates share ("LLM") tells them apart no better than the scores do.
+    A name most hits share ("LLM") tells them apart no better than the scores do, so it counts for none.
     """
     asked = names_in(question)
     named = [{n for n in asked if _named_in(n, f"{h.chunk.paper.title} {h.chunk.paper.abstract}")} for h in hits]
     rare = {n for n in asked if sum(n in found for found in named) * 2 <= len(hits)}
-    return [hit for hit, found in zip(hits, named, strict=True) if near_the_best(hit, hits) or found & rare]
+    return [bool(found & rare) for found in named]
+
+
+def list_candidates(question: str, hits: list[Hit]) -> list[Hit]:
+    """The hits worth a yes/no check: those near the best, and those naming what the question names.
+
+    "Which papers use LoRA?" is answered by every abstract that says LoRA, however far its scores
+    trail the best.
+    """
+    named = name_the_asked(question, hits)
+    return [hit for hit, names in zip(hits, named, strict=True) if near_the_best(hit, hits) or names]
 
 
 def named_subjects(question: str, hits: list[Hit]) -> list[Hit]:
@@ -581,14 +592,18 @@ class Asker:
                 chosen[source.number] = source
         return [chosen[n] for n in sorted(chosen)]
 
-    def relevance_check(self, question: str, kind: Kind, hits: list[Hit]) -> tuple[list[Source], str]:
+    def relevance_check(
+        self, question: str, kind: Kind, hits: list[Hit], sentences: int = LIST_SENTENCES
+    ) -> tuple[list[Source], str]:
         """What the judge reads of each retrieved paper for a list or summary question, and the yes/no
-        question it answers: three evidence sentences and "Does this paper ...?" for a list, the sentence
-        nearest the topic and "Is this paper about X?" for a summary."""
+        question it answers: the sentences nearest the question and "Does this paper ...?" for a list, the
+        sentence nearest the topic and "Is this paper about X?" for a summary."""
         if kind == "summary":
             topic = summary_topic(question)
             return select_evidence(topic.words, hits, self.store.embedder, [1] * len(hits)), topic.check
-        return select_evidence(question, hits, self.store.embedder, [3] * len(hits)), per_paper_question(question)
+        return select_evidence(question, hits, self.store.embedder, [sentences] * len(hits)), per_paper_question(
+            question
+        )
 
     def answer_list(self, question: str, hits: list[Hit]) -> Draft:
         """The candidates, each judged alone with a yes/no question, listed with citations."""

@@ -22,6 +22,7 @@ from rag.answer import (
     list_candidates,
     markers_last,
     name_cited_papers,
+    name_the_asked,
 )
 from rag.chains import ModelCalls, Verdict, verdict_of
 from rag.models import Answer, Chunk, Hit, Paper, Source, Turn
@@ -765,6 +766,19 @@ def test_list_candidates_are_near_the_best_or_name_what_the_question_names() -> 
     assert [h.chunk.paper.id for h in list_candidates("Which papers use LoRA modules?", hits)] == ["p1", "p3"]
     # Every candidate says LLM: the name chooses nothing, the scores do.
     assert [h.chunk.paper.id for h in list_candidates("Which papers train an LLM?", hits)] == ["p1"]
+
+
+def test_a_hit_names_the_asked_name_only_when_few_hits_share_it() -> None:
+    hits = [
+        _list_hit(1, "K-means on an LLM's embeddings.", 0.60, 9.0),
+        _list_hit(2, "An LLM agent benchmark.", 0.40, 2.0),
+        _list_hit(3, "We compare spectral clustering to K-means with an LLM.", 0.30, 1.0),
+        _list_hit(4, "Federated LLM training.", 0.20, 0.5),
+    ]
+    assert name_the_asked("Which papers build on K-means?", hits) == [True, False, True, False]
+    assert name_the_asked("Which papers use K-means or an LLM?", hits) == [True, False, True, False]
+    # Every hit says LLM: no longer a name that tells them apart.
+    assert name_the_asked("Which papers train an LLM?", hits) == [False, False, False, False]
 
 
 class _JudgeBy:
