@@ -6,7 +6,6 @@ and an FTS5 table over those terms is the keyword index, so it is written in the
 read in place by every process (FTS5 finds and pre-ranks the candidates) and never rebuilt.
 """
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -16,6 +15,11 @@ from typing import Literal, NamedTuple
 from rag.errors import PaperNotFoundError, StoreError, storage_failure
 from rag.models import Chunk, DayRange, Explainer, Paper
 from rag.text import keyword_terms_of
+
+try:  # SQLite 3.51 from PyPI (Linux x86-64): FTS5 ranks ~1.5x faster than older system builds (pyproject)
+    import pysqlite3 as sqlite3
+except ImportError:  # other platforms: the SQLite this Python was built with, the same API
+    import sqlite3
 
 _SCHEMA = """
 -- The library's id, made once: on a Chroma server shared by several machines, its vectors live in a
