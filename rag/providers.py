@@ -135,10 +135,12 @@ def provider_key(settings: Settings, variable: str) -> SecretStr:
 
 
 def local_embedder(settings: Settings) -> Embedder:
-    """MiniLM int8 from PyPI: no key, no network."""
+    """MiniLM int8 from PyPI: no key, no network. The model starts loading in the background now."""
     from rag.embeddings import MiniLMEmbeddings
 
-    return Embedder(MiniLMEmbeddings.model_id, MiniLMEmbeddings(batch_size=settings.embed_batch_size))
+    embeddings = MiniLMEmbeddings(batch_size=settings.embed_batch_size)
+    embeddings.start_loading()
+    return Embedder(MiniLMEmbeddings.model_id, embeddings)
 
 
 def openai_embedder(settings: Settings) -> Embedder:

@@ -11,18 +11,23 @@ leftovers in the index; the next open removes them. The write lock keeps that re
 write that is still running.
 """
 
+from __future__ import annotations
+
 import logging
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rag.catalog import Catalog
-from rag.index import ChunkIndex, open_client
 from rag.locks import file_lock, try_lock
 from rag.models import Chunk, Paper
 from rag.providers import Embedder, get_embedder
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.index import ChunkIndex
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +67,18 @@ class Store(NamedTuple):
             _write_holding_the_lock(self, papers, chunks, vectors)
 
 
+# Set once this process has written to an index (a write or a repair): until then it has nothing of
+# the store's to save on the way out, and `paperboy` exits without tearing down its imports.
+_index_written = threading.Event()
+
+
+def index_written() -> bool:
+    """Whether this process has written to any index."""
+    return _index_written.is_set()
+
+
 def _write_holding_the_lock(store: Store, papers: list[Paper], chunks: list[Chunk], vectors: list[list[float]]) -> None:
+    _index_written.set()
     store.catalog.unsettle([c.id for c in chunks])
     # If this fails the ids stay unsettled and the next open drops whatever vectors went in. Not
     # here: on a full disk Chroma's delete blocks forever (seen on a 6 MB tmpfs), its add does not.
@@ -82,6 +98,9 @@ def open_store(settings: Settings) -> Store:
     """Open (creating if needed) the catalog and the index for the configured embedding model, and
     finish whatever an earlier process left half-written."""
     embedder = get_embedder(settings)
+    # Chroma's imports (0.5-1 s) come after the embedder, whose local model builds meanwhile.
+    from rag.index import ChunkIndex, open_client
+
     catalog = Catalog(settings.catalog_path)
     # Embedded, the store is this data dir's alone; a server may hold several libraries' collections.
     library = catalog.library_id if settings.chroma_host else None
@@ -121,6 +140,7 @@ def repair(store: Store) -> dict[str, int]:
             store.settings.data_dir,
         )
         return done
+    _index_written.set()
     if leftovers:
         store.index.delete(leftovers)
         done["dropped"] += len(leftovers)

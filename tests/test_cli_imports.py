@@ -49,3 +49,33 @@ def test_search_loads_the_store_and_embeddings_but_no_chat_client(sample_store: 
     assert not {"openai", "langchain_openai", "langchain_core.language_models.chat_models"} & set(loaded)
     # Chunking is for writes, and keyword terms are cut without bm25s (whose import pulled in scipy).
     assert not {"langchain_text_splitters", "scipy"} & set(loaded)
+
+
+_EXIT = """
+import atexit, sys
+from rag.cli import main
+atexit.register(lambda: print("torn down", file=sys.stderr))
+sys.argv = ["paperboy", *sys.argv[1:]]
+main()
+"""
+
+
+def _exit_of(*argv: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PAPERBOY_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "HOME": str(data_dir)}
+    return subprocess.run([sys.executable, "-c", _EXIT, *argv], env=env, capture_output=True, text=True)
+
+
+def test_a_command_that_wrote_no_vectors_exits_at_once_with_its_output_and_code(sample_store: Path) -> None:
+    searched = _exit_of("search", "diffusion", "--json", data_dir=sample_store)
+    assert searched.returncode == 0 and "torn down" not in searched.stderr
+    assert len(json.loads(searched.stdout)["results"]) == 5  # every byte printed before the quick exit
+    unknown = _exit_of("ask", "What does it do?", "--paper", "9999.99999", data_dir=sample_store)
+    assert unknown.returncode == 1 and "torn down" not in unknown.stderr
+    assert "No paper with id '9999.99999'" in unknown.stderr
+
+
+def test_a_command_that_wrote_vectors_exits_the_orderly_way(tmp_path: Path) -> None:
+    papers = Path(__file__).parent / "fixtures" / "papers.jsonl"
+    ingested = _exit_of("ingest", str(papers), data_dir=tmp_path)
+    assert ingested.returncode == 0, ingested.stderr
+    assert "torn down" in ingested.stderr

