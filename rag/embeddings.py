@@ -55,7 +55,7 @@ def minilm_session(threads: int = 0) -> Future[onnxruntime.InferenceSession]:
 
     ONNX Runtime releases the GIL while it reads and optimises the graph, so a command that starts the
     build before importing Chroma (0.5-1 s) has the model ready by the time it embeds its query:
-    `paperboy search` went 0.3 s faster (README). A file that fails its check raises on `.result()`.
+    a cold `paperboy search` went 0.2 s faster (README). A file that fails its check raises on `.result()`.
     """
     with _sessions_lock:
         if threads not in _sessions:
