@@ -2,21 +2,28 @@
 
 A paper is visible once its row and its chunks' rows are committed, in one transaction; the vector
 index only adds vectors to chunks the catalog already knows. Chunk rows carry their keyword terms,
-and an FTS5 table over those terms is the keyword index, so it is written in the same transaction,
-read in place by every process (FTS5 finds and pre-ranks the candidates) and never rebuilt.
+and the keyword index (each term's postings: the chunks it occurs in) is written from them in the
+same transaction, so every process reads it in place and it is never rebuilt.
 """
 
+from __future__ import annotations
+
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from rag.errors import PaperNotFoundError, StoreError, storage_failure
 from rag.models import Chunk, DayRange, Explainer, Paper
 from rag.text import keyword_terms_of
 
-try:  # SQLite 3.51 from PyPI (Linux x86-64): FTS5 ranks ~1.5x faster than older system builds (pyproject)
+if TYPE_CHECKING:
+    import numpy as np
+
+try:  # SQLite 3.51 from PyPI (Linux x86-64), where the wheel exists (pyproject)
     import pysqlite3 as sqlite3
 except ImportError:  # other platforms: the SQLite this Python was built with, the same API
     import sqlite3
@@ -45,7 +52,7 @@ CREATE TABLE IF NOT EXISTS explainers (
     record TEXT NOT NULL,
     PRIMARY KEY (paper_id, content_hash, prompt_version, model)
 );
--- rowid is explicit so VACUUM keeps it: the FTS table below refers to chunks by rowid.
+-- rowid is explicit so VACUUM keeps it: the keyword postings below refer to chunks by rowid.
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -57,19 +64,28 @@ CREATE TABLE IF NOT EXISTS chunks (
     n_terms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_paper ON chunks(paper_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5(
-    terms, content='chunks', content_rowid='rowid', tokenize="unicode61 tokenchars '_'"
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_terms, 'row');
+-- Catalogs written before the postings held an FTS5 index of the terms; it goes (see _index_old_chunks).
+DROP TRIGGER IF EXISTS chunk_terms_insert;
+DROP TRIGGER IF EXISTS chunk_terms_delete;
+DROP TABLE IF EXISTS chunk_vocab;
+DROP TABLE IF EXISTS chunk_terms;
+-- The keyword index: per term and segment, one blob of posting() records (chunk rowid, how often the
+-- term occurs in it, the chunk's length in terms). Each save adds a segment for its new chunks and
+-- takes its deleted chunks out of the older ones; many segments are merged into one.
+CREATE TABLE IF NOT EXISTS keyword_postings (
+    term TEXT NOT NULL,
+    segment INTEGER NOT NULL,
+    postings BLOB NOT NULL,
+    PRIMARY KEY (term, segment)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS keyword_segments (segment INTEGER PRIMARY KEY);
 -- Corpus totals for BM25's length normalisation, kept by the triggers in the same transaction.
 CREATE TABLE IF NOT EXISTS keyword_totals (chunks INTEGER NOT NULL, terms INTEGER NOT NULL);
 INSERT INTO keyword_totals SELECT 0, 0 WHERE NOT EXISTS (SELECT 1 FROM keyword_totals);
-CREATE TRIGGER IF NOT EXISTS chunk_terms_insert AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunk_terms (rowid, terms) VALUES (new.rowid, new.terms);
+CREATE TRIGGER IF NOT EXISTS keyword_totals_insert AFTER INSERT ON chunks BEGIN
     UPDATE keyword_totals SET chunks = chunks + 1, terms = terms + new.n_terms;
 END;
-CREATE TRIGGER IF NOT EXISTS chunk_terms_delete AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunk_terms (chunk_terms, rowid, terms) VALUES ('delete', old.rowid, old.terms);
+CREATE TRIGGER IF NOT EXISTS keyword_totals_delete AFTER DELETE ON chunks BEGIN
     UPDATE keyword_totals SET chunks = chunks - 1, terms = terms - old.n_terms;
 END;
 -- Chunk ids the vector index may hold but the catalog does not (yet, or any more): written before
@@ -117,11 +133,27 @@ Mark = Literal["star", "read", "hidden"]
 Days = date | DayRange
 
 
-class KeywordCandidates(NamedTuple):
-    """What BM25 needs to score some chunks: their terms, and the corpus statistics."""
+@cache
+def posting() -> np.dtype:
+    """One entry of a term's postings: a chunk (its rowid), how often the term occurs in it, its length
+    in terms. NumPy is imported here, not at the top: `paperboy --help` and `papers` never read postings."""
+    import numpy as np
 
-    chunks: list[tuple[str, str, int]]  # (chunk id, its terms joined by spaces, how many)
-    doc_freq: dict[str, int]  # chunks that contain each query term
+    return np.dtype([("chunk", "<u4"), ("tf", "<u2"), ("length", "<u2")])  # a chunk has < 65,536 terms
+
+
+# Past this many segments, a save merges them all into one: a question reads one blob per segment of
+# each of its terms.
+_MAX_SEGMENTS = 64
+# An old catalog's chunks get their postings in segments of this many (95k chunks: 14 s, once).
+_OLD_CHUNKS_PER_SEGMENT = 20_000
+
+
+class KeywordPostings(NamedTuple):
+    """What BM25 needs to score chunks for some terms: where each term occurs, and the corpus statistics."""
+
+    postings: dict[str, np.ndarray]  # term -> posting() records of the chunks searched
+    doc_freq: dict[str, int]  # chunks of the whole catalog that contain each term
     corpus_chunks: int
     mean_terms: float  # the mean number of terms per chunk
 
@@ -138,6 +170,20 @@ class Catalog:
             raise storage_failure(ex, f"the data dir {path.parent}") from ex
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+        self._index_old_chunks()
+
+    def _index_old_chunks(self) -> None:
+        """Write the postings of a catalog whose chunks have none (one written before they existed)."""
+        unindexed = "SELECT NOT EXISTS (SELECT 1 FROM keyword_segments) AND EXISTS (SELECT 1 FROM chunks)"
+        with self._connect() as conn:
+            if not conn.execute(unindexed).fetchone()[0]:
+                return
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # a second process opening it at once waits, then finds them
+            if conn.execute(unindexed).fetchone()[0]:
+                chunks = conn.execute("SELECT rowid, terms, n_terms FROM chunks")
+                while part := chunks.fetchmany(_OLD_CHUNKS_PER_SEGMENT):  # bounded memory at 100k chunks
+                    _add_segment(conn, part)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -205,13 +251,20 @@ class Catalog:
                 [(p.id, p.listed_on.isoformat()) for p in papers if p.listed_on],
             )
             stale = sorted(set(self._chunk_ids_of(conn, rechunked)) - new_ids)
+            replaced: list[tuple[int, str]] = []
             for part in _slices(rechunked):
+                replaced += conn.execute(f"SELECT rowid, terms FROM chunks WHERE paper_id IN ({_marks(part)})", part)
                 conn.execute(f"DELETE FROM chunks WHERE paper_id IN ({_marks(part)})", part)
+            _remove_postings(conn, replaced)
             conn.executemany(
                 "INSERT INTO chunks (id, paper_id, position, text, tokens, terms, n_terms) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 chunk_rows,
             )
+            added: list[tuple[int, str, int]] = []
+            for part in _slices(sorted(new_ids)):
+                added += conn.execute(f"SELECT rowid, terms, n_terms FROM chunks WHERE id IN ({_marks(part)})", part)
+            _add_segment(conn, added)
             conn.executemany("INSERT OR IGNORE INTO unsettled_chunks (id) VALUES (?)", [(i,) for i in stale])
             conn.executemany("DELETE FROM unsettled_chunks WHERE id = ?", [(i,) for i in sorted(new_ids)])
         return stale
@@ -288,59 +341,46 @@ class Catalog:
             ).fetchall()
         return [Paper.model_validate_json(record) for (record,) in rows]
 
-    def keyword_candidates(self, terms: list[str], limit: int, paper_ids: list[str] | None) -> KeywordCandidates:
-        """The chunks BM25 should score for these terms: every chunk of paper_ids when given (a day's
-        papers are read directly, in a millisecond at 100k chunks, where matching the index first took
-        0.8 s), else the chunks that contain any of the terms, at most limit of them, pre-ranked by
-        FTS5's bm25().
-
-        FTS5 gives a term in more than half the chunks no weight and fixes k1 = 1.2, so the caller
-        scores these candidates itself; limit just has to reach past its top k.
-        """
-        if not terms or (paper_ids is not None and not paper_ids):
-            return KeywordCandidates([], {}, 0, 0.0)
+    def keyword_postings(self, terms: list[str], paper_ids: list[str] | None) -> KeywordPostings:
+        """Where each of the terms occurs: in every chunk, or only in these papers' chunks (a day's are
+        read and counted directly, a millisecond at 100k chunks), with each term's frequency over the
+        whole catalog and the corpus totals."""
         unique = sorted(set(terms))
         with self._connect() as conn:
-            doc_freq = dict(
-                conn.execute(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({_marks(unique)})", unique).fetchall()
-            )
             chunks, total_terms = conn.execute("SELECT chunks, terms FROM keyword_totals").fetchone()
-            if paper_ids is not None:
-                rows = []
+            every = {term: _postings_of(conn, term) for term in unique}
+            doc_freq = {term: len(found) for term, found in every.items() if len(found)}
+            if paper_ids is None:
+                postings = {term: found for term, found in every.items() if len(found)}
+            else:
+                rows: list[tuple[int, str, int]] = []
                 for part in _slices(paper_ids):
                     rows += conn.execute(
-                        f"SELECT id, terms, n_terms FROM chunks WHERE paper_id IN ({_marks(part)})", part
+                        f"SELECT rowid, terms, n_terms FROM chunks WHERE paper_id IN ({_marks(part)})", part
                     )
-            else:
-                # A term in more than half the chunks ("model": 91% of the archive's) weighs nothing in
-                # FTS5's bm25(), so its rows rank last: while the other terms fill the limit, matching
-                # it only adds rows to rank (the same 200 come back for every dev and test question).
-                informative = [t for t in unique if doc_freq.get(t, 0) <= chunks / 2]
-                rows = self._ranked_chunks(conn, informative, limit) if informative else []
-                if len(rows) < limit and len(informative) < len(unique):
-                    rows = self._ranked_chunks(conn, unique, limit)
-        return KeywordCandidates(rows, doc_freq, chunks, total_terms / chunks if chunks else 0.0)
+                postings = _count_postings(rows, set(doc_freq))
+        return KeywordPostings(postings, doc_freq, chunks, total_terms / chunks if chunks else 0.0)
+
+    def chunk_ids_at(self, rowids: list[int]) -> dict[int, str]:
+        """The chunk id of each of these catalog rows that still exists."""
+        found: dict[int, str] = {}
+        with self._connect() as conn:
+            for part in _slices(rowids):
+                found.update(conn.execute(f"SELECT rowid, id FROM chunks WHERE rowid IN ({_marks(part)})", part))
+        return found
 
     def keyword_index(self) -> dict[str, str | int]:
         """Where the keyword index lives and how big it is, as `paperboy stats` reports it."""
         with self._connect() as conn:
             chunks = conn.execute("SELECT chunks FROM keyword_totals").fetchone()[0]
-            # The index proper is FTS5's blocks; each chunk's terms, its content, sit in chunks.terms.
-            size = conn.execute("SELECT COALESCE(SUM(LENGTH(block)), 0) FROM chunk_terms_data").fetchone()[0]
-        return {"location": f"{self.path} (SQLite FTS5 table chunk_terms)", "chunks": int(chunks), "bytes": int(size)}
-
-    @staticmethod
-    def _ranked_chunks(conn: sqlite3.Connection, terms: list[str], limit: int) -> list[tuple[str, str, int]]:
-        """The limit chunks FTS5's bm25() ranks best for any of terms: (id, terms, number of terms).
-
-        Ranked first and joined after, by bm25() by name: joining every match to its chunk row first,
-        or ranking by the rank column, cost 224 and 110 ms of CPU at 100k chunks against 65 ms.
-        """
-        return conn.execute(
-            "SELECT c.id, c.terms, c.n_terms FROM (SELECT rowid AS ranked FROM chunk_terms WHERE chunk_terms "
-            "MATCH ? ORDER BY bm25(chunk_terms) LIMIT ?) JOIN chunks c ON c.rowid = ranked",
-            [" OR ".join(f'"{term}"' for term in terms), limit],
-        ).fetchall()
+            size = conn.execute("SELECT COALESCE(SUM(LENGTH(postings)), 0) FROM keyword_postings").fetchone()[0]
+            segments = conn.execute("SELECT COUNT(*) FROM keyword_segments").fetchone()[0]
+        return {
+            "location": f"{self.path} (SQLite table keyword_postings)",
+            "chunks": int(chunks),
+            "bytes": int(size),
+            "segments": int(segments),
+        }
 
     def paper_terms(self, paper_ids: list[str]) -> dict[str, list[str]]:
         """Each paper's keyword terms (title and abstract, as the keyword index holds them), in order."""
@@ -526,6 +566,81 @@ class Catalog:
 def utc_stamp() -> str:
     """Now in UTC, in the form listings_added.added_at has (2026-12-04T08:00:01.123), so they compare as text."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+def _count_postings(rows: list[tuple[int, str, int]], only: set[str] | None = None) -> dict[str, np.ndarray]:
+    """posting() records per term of chunk rows (rowid, terms joined by spaces, number of terms); only
+    these terms when given."""
+    import numpy as np
+
+    found: dict[str, list[tuple[int, int, int]]] = {}
+    for rowid, terms, length in rows:
+        for term, tf in Counter(terms.split()).items():
+            if only is None or term in only:
+                found.setdefault(term, []).append((rowid, tf, length))
+    return {term: np.array(entries, dtype=posting()) for term, entries in found.items()}
+
+
+def _postings_of(conn: sqlite3.Connection, term: str) -> np.ndarray:
+    """Every posting of a term, over all segments."""
+    import numpy as np
+
+    blobs = [blob for (blob,) in conn.execute("SELECT postings FROM keyword_postings WHERE term = ?", (term,))]
+    return np.frombuffer(b"".join(blobs), dtype=posting())
+
+
+def _add_segment(conn: sqlite3.Connection, rows: list[tuple[int, str, int]]) -> None:
+    """Write new chunk rows' postings as a segment of their own, merging every segment into one when
+    there are too many."""
+    if not rows:
+        return
+    segment = conn.execute("INSERT INTO keyword_segments DEFAULT VALUES").lastrowid
+    conn.executemany(
+        "INSERT INTO keyword_postings (term, segment, postings) VALUES (?, ?, ?)",
+        [(term, segment, postings.tobytes()) for term, postings in _count_postings(rows).items()],
+    )
+    if conn.execute("SELECT COUNT(*) FROM keyword_segments").fetchone()[0] > _MAX_SEGMENTS:
+        _merge_segments(conn)
+
+
+def _merge_segments(conn: sqlite3.Connection) -> None:
+    """Rewrite every term's postings as one segment (at 100k chunks: ~80 MB, a few seconds)."""
+    merged: dict[str, list[bytes]] = {}
+    for term, blob in conn.execute("SELECT term, postings FROM keyword_postings ORDER BY term, segment"):
+        merged.setdefault(term, []).append(blob)
+    conn.execute("DELETE FROM keyword_postings")
+    conn.execute("DELETE FROM keyword_segments")
+    segment = conn.execute("INSERT INTO keyword_segments DEFAULT VALUES").lastrowid
+    conn.executemany(
+        "INSERT INTO keyword_postings (term, segment, postings) VALUES (?, ?, ?)",
+        ((term, segment, b"".join(blobs)) for term, blobs in merged.items()),
+    )
+
+
+def _remove_postings(conn: sqlite3.Connection, rows: list[tuple[int, str]]) -> None:
+    """Take deleted chunk rows (rowid, terms) out of every segment of their terms, so a rowid SQLite
+    hands out again never inherits them."""
+    import numpy as np
+
+    gone: dict[str, list[int]] = {}
+    for rowid, terms in rows:
+        for term in set(terms.split()):
+            gone.setdefault(term, []).append(rowid)
+    for term, rowids in gone.items():
+        for segment, blob in conn.execute(
+            "SELECT segment, postings FROM keyword_postings WHERE term = ?", (term,)
+        ).fetchall():
+            postings = np.frombuffer(blob, dtype=posting())
+            kept = postings[~np.isin(postings["chunk"], rowids)]
+            if len(kept) == len(postings):
+                continue
+            if len(kept):
+                conn.execute(
+                    "UPDATE keyword_postings SET postings = ? WHERE term = ? AND segment = ?",
+                    (kept.tobytes(), term, segment),
+                )
+            else:
+                conn.execute("DELETE FROM keyword_postings WHERE term = ? AND segment = ?", (term, segment))
 
 
 def _slices(ids: list[str], size: int = 500) -> Iterator[list[str]]:

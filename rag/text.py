@@ -1,7 +1,7 @@
 """Text rules shared by every stage: where a sentence ends, what a word is, stems and stop words.
 
-Two stems live here, each for its own comparison. Keyword search (BM25 over the catalog's FTS5
-index) uses Lucene's English stop words and PyStemmer's Snowball stems, written at ingest. The
+Two stems live here, each for its own comparison. Keyword search (BM25 over the catalog's keyword
+postings) uses Lucene's English stop words and PyStemmer's Snowball stems, written at ingest. The
 word-overlap checks of the answer pipeline (evidence scores, where a figure came from, what a count
 counts) cut words to their first five letters, so "distil" meets "distillation" and "speeds" meets
 "speedup", which Snowball keeps apart: the answer figures in the README were measured on that rule.

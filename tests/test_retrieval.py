@@ -2,21 +2,24 @@
 
 import hashlib
 import json
+import math
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from rag import embeddings, providers
+from rag import catalog as catalog_module
+from rag import embeddings, providers, retrieval
 from rag.embeddings import MiniLMEmbeddings
 from rag.errors import ModelFileError, PaperNotFoundError
 from rag.ingest import ingest_papers
 from rag.models import Paper
 from rag.providers import Embedder
-from rag.retrieval import DENSE_WEIGHT, KEYWORD_FULL_MATCH, retrieve
+from rag.retrieval import BM25_B, BM25_K1, DENSE_WEIGHT, KEYWORD_FULL_MATCH, retrieve
 from rag.settings import Settings
 from rag.store import Store, open_store
 from rag.text import keyword_terms
@@ -221,7 +224,7 @@ def test_search_date_option_filters_through_the_cli(cli_corpus: Path) -> None:
     assert VIDEO["id"] in ids and ROLLING["id"] not in ids and AUCTIONS["id"] not in ids
 
 
-# The keyword index is the catalog's FTS5 table: every open store, in any process, reads it as it is now.
+# The keyword index is the catalog's postings table: every open store, in any process, reads it as it is now.
 
 
 def _paper(record: dict) -> Paper:
@@ -253,7 +256,7 @@ def test_keyword_index_follows_an_ingest_through_another_store(
 def test_keyword_index_follows_an_ingest_by_another_process_without_reopening(
     settings: Settings, fake_embedder: HashEmbeddings, tmp_path: Path
 ) -> None:
-    # The keyword index is the catalog's FTS5 table, read in place: nothing to rebuild or invalidate.
+    # The keyword index is the catalog's postings table, read in place: nothing to rebuild or invalidate.
     store = open_store(settings)  # kept open, as the app keeps it
     ingest_papers([_paper(VIDEO)], store)
     assert retrieve("auction", store, k=5, mode="bm25") == []
@@ -318,3 +321,59 @@ def test_a_store_on_another_embedder_never_loads_minilm(
     ingest_papers([_paper(VIDEO)], store)
     assert _ids(retrieve("video diffusion", store, k=5)) == [VIDEO["id"]]
     assert len(loaded) == 0
+
+
+def _brute_bm25(store: Store, question: str) -> dict[str, float]:
+    """BM25 as the pipeline defines it, over every chunk's terms: what the postings must reproduce."""
+    chunks = [(cid, terms.split()) for cid, terms in _all_chunk_terms(store)]
+    n = len(chunks)
+    mean = sum(len(t) for _, t in chunks) / n
+    scores: dict[str, float] = {}
+    for term, count in Counter(keyword_terms(question)).items():
+        df = sum(term in t for _, t in chunks)
+        if not df:
+            continue
+        weight = count * math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for cid, t in chunks:
+            if tf := t.count(term):
+                norm = BM25_K1 * (1 - BM25_B + BM25_B * len(t) / mean)
+                scores[cid] = scores.get(cid, 0.0) + weight * tf / (tf + norm)
+    return scores
+
+
+def _all_chunk_terms(store: Store) -> list[tuple[str, str]]:
+    with store.catalog._connect() as conn:
+        return conn.execute("SELECT id, terms FROM chunks").fetchall()
+
+
+def test_keyword_scores_are_bm25_over_every_chunk_after_replacements_and_merges(
+    settings: Settings, fake_embedder: HashEmbeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_module, "_MAX_SEGMENTS", 3)  # merge after every few saves
+    store = open_store(settings)
+    ingest_papers([_paper(VIDEO)], store)
+    ingest_papers([_paper(AUCTIONS)], store)
+    # The auction paper again, its text changed: its old chunks and their postings go.
+    ingest_papers([_paper({**AUCTIONS, "abstract": "Sealed-bid auctions for chatbot ads, revisited. " * 3})], store)
+    for number in range(4):
+        ingest_papers([_paper({**VIDEO, "id": f"2510.0100{number}", "title": f"Video diffusion {number}"})], store)
+    assert store.catalog.keyword_index()["segments"] <= 3
+    for question in ["auction truthful revenue", "video diffusion video", "sealed-bid chatbot ads", "zygomorphic"]:
+        expected = _brute_bm25(store, question)
+        found = retrieval.keyword_scores(question, store, 50, None)
+        assert found.keys() == expected.keys()
+        assert all(math.isclose(found[c], expected[c], rel_tol=1e-9) for c in found)
+    assert retrieval.keyword_scores("truthful mechanism", store, 5, None) == {}  # only the old text said so
+
+
+def test_a_catalog_written_before_the_postings_gets_them_when_opened(
+    settings: Settings, fake_embedder: HashEmbeddings
+) -> None:
+    store = open_store(settings)
+    ingest_papers([_paper(VIDEO), _paper(AUCTIONS)], store)
+    with store.catalog._connect() as conn:  # as an FTS5-era catalog: chunks, no postings
+        conn.execute("DELETE FROM keyword_postings")
+        conn.execute("DELETE FROM keyword_segments")
+    reopened = open_store(settings)
+    assert reopened.catalog.keyword_index()["segments"] == 1
+    assert _ids(retrieve("auction", reopened, k=5, mode="bm25")) == [AUCTIONS["id"]]

@@ -99,7 +99,7 @@ def test_stats_says_where_the_keyword_index_is_and_how_big(settings: Settings) -
     first = json.loads(run_cli("stats", "--json").output)["keyword_index"]
     ingest_papers([HALF], store)
     second = json.loads(run_cli("stats", "--json").output)["keyword_index"]
-    assert str(settings.catalog_path) in first["location"] and "FTS5" in first["location"]
+    assert str(settings.catalog_path) in first["location"] and "keyword_postings" in first["location"]
     assert (first["chunks"], second["chunks"]) == (1, 2)
     assert 0 < first["bytes"] < second["bytes"]
     text = run_cli("stats").output

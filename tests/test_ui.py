@@ -354,7 +354,7 @@ def test_library_shows_stats_and_the_endpoint_but_never_the_key(
     assert not at.exception
     text = shown(at)
     assert "stub-model" in text and "http://127.0.0.1:9/v1" in text
-    assert "2025-10-31" in text and "minilm" in text.lower() and "FTS5" in text
+    assert "2025-10-31" in text and "minilm" in text.lower() and "keyword_postings" in text
     assert key not in text and key not in str(at.session_state.to_dict())
 
 
