@@ -8,6 +8,7 @@ same transaction, so every process reads it in place and it is never rebuilt.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +24,6 @@ from rag.text import keyword_terms_of
 if TYPE_CHECKING:
     import numpy as np
 
-try:  # SQLite 3.51 from PyPI (Linux x86-64), where the wheel exists (pyproject)
-    import pysqlite3 as sqlite3
-except ImportError:  # other platforms: the SQLite this Python was built with, the same API
-    import sqlite3
 
 _SCHEMA = """
 -- The library's id, made once: on a Chroma server shared by several machines, its vectors live in a

@@ -3,7 +3,6 @@ index match the catalog, and nothing half-written is ever shown."""
 
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from rag import catalog
 from rag.chunks import chunk_papers
 from rag.ingest import ingest_papers
 from rag.models import Paper
@@ -200,12 +198,3 @@ def test_a_data_or_cache_dir_that_is_a_file_is_one_line_naming_it(
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and result.output.startswith("Error: "), result.output
     assert str(in_the_way) in result.output and variable in result.output
-
-
-@pytest.mark.skipif(
-    sys.platform != "linux" or platform.machine() != "x86_64", reason="pysqlite3-binary has Linux x86-64 wheels only"
-)
-def test_the_catalog_runs_on_the_recent_sqlite_from_pypi() -> None:
-    # Its FTS5 ranks the archive's keyword matches faster than an older system SQLite (pyproject).
-    assert catalog.sqlite3.__name__ == "pysqlite3"
-    assert tuple(int(part) for part in catalog.sqlite3.sqlite_version.split(".")) >= (3, 51)
