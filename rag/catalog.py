@@ -343,13 +343,21 @@ class Catalog:
         read and counted directly, a millisecond at 100k chunks), with each term's frequency over the
         whole catalog and the corpus totals."""
         unique = sorted(set(terms))
+        if not unique or (paper_ids is not None and not paper_ids):
+            return KeywordPostings({}, {}, 0, 0.0)
         with self._connect() as conn:
             chunks, total_terms = conn.execute("SELECT chunks, terms FROM keyword_totals").fetchone()
-            every = {term: _postings_of(conn, term) for term in unique}
-            doc_freq = {term: len(found) for term, found in every.items() if len(found)}
             if paper_ids is None:
-                postings = {term: found for term, found in every.items() if len(found)}
+                postings = {term: found for term in unique if len(found := _postings_of(conn, term))}
+                doc_freq = {term: len(found) for term, found in postings.items()}
             else:
+                # The whole catalog's frequencies from the blobs' sizes, without reading them.
+                sizes = conn.execute(
+                    f"SELECT term, SUM(LENGTH(postings)) FROM keyword_postings WHERE term IN ({_marks(unique)}) "
+                    "GROUP BY term",
+                    unique,
+                )
+                doc_freq = {term: size // posting().itemsize for term, size in sizes if size}
                 rows: list[tuple[int, str, int]] = []
                 for part in _slices(paper_ids):
                     rows += conn.execute(

@@ -364,6 +364,12 @@ def test_keyword_scores_are_bm25_over_every_chunk_after_replacements_and_merges(
         assert found.keys() == expected.keys()
         assert all(math.isclose(found[c], expected[c], rel_tol=1e-9) for c in found)
     assert retrieval.keyword_scores("truthful mechanism", store, 5, None) == {}  # only the old text said so
+    # Within some papers (a day's search): the same scores, with the whole catalog's frequencies.
+    among = store.catalog.chunk_ids([AUCTIONS["id"], "2510.01002"])
+    expected = {c: v for c, v in _brute_bm25(store, "video auctions chatbot").items() if c in among}
+    found = retrieval.keyword_scores("video auctions chatbot", store, 50, [AUCTIONS["id"], "2510.01002"])
+    assert found.keys() == expected.keys() and len(found) == 2
+    assert all(math.isclose(found[c], expected[c], rel_tol=1e-9) for c in found)
 
 
 def test_a_catalog_written_before_the_postings_gets_them_when_opened(
