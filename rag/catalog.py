@@ -142,7 +142,7 @@ def posting() -> np.dtype:
 # Past this many segments, a save merges them all into one: a question reads one blob per segment of
 # each of its terms.
 _MAX_SEGMENTS = 64
-# An old catalog's chunks get their postings in segments of this many (95k chunks: 14 s, once).
+# An old catalog's chunks get their postings in segments of this many (95k chunks: 10 s, once).
 _OLD_CHUNKS_PER_SEGMENT = 20_000
 
 
