@@ -580,8 +580,13 @@ def _count_postings(rows: list[tuple[int, str, int]], only: set[str] | None = No
 
     found: dict[str, list[tuple[int, int, int]]] = {}
     for rowid, terms, length in rows:
-        for term, tf in Counter(terms.split()).items():
-            if only is None or term in only:
+        if only is None:
+            counts = Counter(terms.split()).items()
+        else:  # a few terms: counting " term " in the joined terms is a C loop, not a Counter per chunk
+            spaced = f" {terms} "
+            counts = ((term, spaced.count(f" {term} ")) for term in only)
+        for term, tf in counts:
+            if tf:
                 found.setdefault(term, []).append((rowid, tf, length))
     return {term: np.array(entries, dtype=posting()) for term, entries in found.items()}
 
