@@ -247,21 +247,23 @@ class Catalog:
                 "INSERT OR IGNORE INTO listings (paper_id, day) VALUES (?, ?)",
                 [(p.id, p.listed_on.isoformat()) for p in papers if p.listed_on],
             )
-            stale = sorted(set(self._chunk_ids_of(conn, rechunked)) - new_ids)
-            replaced: list[tuple[int, str]] = []
+            replaced: list[tuple[int, str, str]] = []  # (rowid, chunk id, terms) of the chunks replaced
             for part in _slices(rechunked):
-                replaced += conn.execute(f"SELECT rowid, terms FROM chunks WHERE paper_id IN ({_marks(part)})", part)
+                replaced += conn.execute(
+                    f"SELECT rowid, id, terms FROM chunks WHERE paper_id IN ({_marks(part)})", part
+                )
                 conn.execute(f"DELETE FROM chunks WHERE paper_id IN ({_marks(part)})", part)
-            _remove_postings(conn, replaced)
+            stale = sorted({cid for _, cid, _ in replaced} - new_ids)
+            _remove_postings(conn, [(rowid, terms) for rowid, _, terms in replaced])
             conn.executemany(
                 "INSERT INTO chunks (id, paper_id, position, text, tokens, terms, n_terms) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 chunk_rows,
             )
-            added: list[tuple[int, str, int]] = []
+            rowid_of: dict[str, int] = {}
             for part in _slices(sorted(new_ids)):
-                added += conn.execute(f"SELECT rowid, terms, n_terms FROM chunks WHERE id IN ({_marks(part)})", part)
-            _add_segment(conn, added)
+                rowid_of.update(conn.execute(f"SELECT id, rowid FROM chunks WHERE id IN ({_marks(part)})", part))
+            _add_segment(conn, [(rowid_of[cid], terms, n) for cid, _, _, _, _, terms, n in chunk_rows])
             conn.executemany("INSERT OR IGNORE INTO unsettled_chunks (id) VALUES (?)", [(i,) for i in stale])
             conn.executemany("DELETE FROM unsettled_chunks WHERE id = ?", [(i,) for i in sorted(new_ids)])
         return stale
