@@ -102,7 +102,8 @@ def check_store(settings: Settings, want: dict[str, Any]) -> dict[str, bool]:
         "every_paper_once": sorted(p.id for p in papers) == sorted(want["papers"]),
         "every_listing": store.catalog.listed(sorted(want["papers"])) == want["listings"],
         "every_chunk": set(chunk_ids) == want["chunks"] and len(chunk_ids) == len(want["chunks"]),
-        "index_matches_catalog": store.index.ids() == set(chunk_ids) and consistency(store)["consistent"],
+        "index_matches_catalog": store.index.ids() == set(chunk_ids)
+        and consistency(store.settings, store.catalog)["consistent"],
     }
 
 

@@ -83,7 +83,7 @@ def probe_here(data_dir: Path) -> dict[str, Any]:
     return {
         "before_open": before,
         "papers": len(papers),
-        "consistent": consistency(store)["consistent"],
+        "consistent": consistency(store.settings, store.catalog)["consistent"],
         "every_paper_has_chunks": set(chunk_ids.values()) == {p.id for p in papers},
         "index_matches_catalog": store.index.ids() == set(chunk_ids),
         "search_finds_papers": all(searched),

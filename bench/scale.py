@@ -46,9 +46,9 @@ from evals.metrics import percentile
 from evals.run import suite_paths
 from evals.suite import load_suite
 from rag import providers
-from rag.embeddings import MINILM_ID, MiniLMEmbeddings
+from rag.embeddings import MiniLMEmbeddings
 from rag.ingest import ingest_files
-from rag.providers import Embedder
+from rag.providers import MINILM_ID, EmbeddingProvider
 from rag.retrieval import retrieve
 from rag.settings import Settings
 from rag.store import Store, open_store, store_stats
@@ -108,7 +108,7 @@ def fill(corpus: Path, source: Path, settings: Settings, sample: int) -> None:
     reused = ReusedVectors(archive_vectors(source))
     limit_wall, limit_cpu = embedding_limit(files[:40], sample, settings)
     print(f"embedding limit: {limit_wall:.2f} chunks/s wall, {limit_cpu:.2f} chunks per CPU second", flush=True)
-    providers.EMBED["local"] = lambda _: Embedder(MINILM_ID, reused)
+    providers.EMBED["local"] = EmbeddingProvider(lambda _: MINILM_ID, lambda _: reused)
     store = open_store(settings)
     wall, cpu_s = time.perf_counter(), time.process_time()
     report = ingest_files(files, store, "hf-json")
@@ -342,7 +342,8 @@ def settings_for(args: argparse.Namespace, server: tuple[str, int] | None) -> Se
 
 def measure(settings: Settings, args: argparse.Namespace) -> None:
     store = open_store(settings)
-    print(f"store: {store.catalog.count()} papers, {store.catalog.chunk_count()} chunks, {store_stats(store)['store']}")
+    stats = store_stats(settings)
+    print(f"store: {stats['papers']} papers, {stats['chunks']} chunks, {stats['store']}")
     asked = [a for split in ("dev", "test") for a in questions(split, SINGLE_PAPER_TAGS)]
     search_in_process(store, asked)
     day_filter_ways(store, asked)

@@ -234,10 +234,10 @@ def cli_search(settings: Settings, query: str, k: int, day: date | None, mode: s
 def cli_stats(settings: Settings, as_json: bool) -> None:
     """What the store holds and where it lives, and which chat model answers."""
     from rag.providers import chat_endpoint
-    from rag.store import open_store, store_stats
+    from rag.store import store_stats
 
     chat_model, chat_url = chat_endpoint(settings)
-    stats = {**store_stats(open_store(settings)), "chat_model": chat_model, "chat_endpoint": chat_url}
+    stats = {**store_stats(settings), "chat_model": chat_model, "chat_endpoint": chat_url}
     if as_json:
         _echo_json(stats)
         return

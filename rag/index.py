@@ -1,63 +1,78 @@
-"""The vector index: the only module that talks to Chroma."""
+"""The vector index: the only module that talks to Chroma.
 
+Chroma (0.5-1 s of imports) and NumPy are imported where they are used: `paperboy stats` counts an
+embedded store's vectors from Chroma's own file without either.
+"""
+
+from __future__ import annotations
+
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-import chromadb
-import numpy as np
-from chromadb.api import ClientAPI
-from chromadb.api.models.Collection import Collection
-from chromadb.api.types import Documents, EmbeddingFunction
-from chromadb.config import Settings as ChromaSettings
-from chromadb.utils.embedding_functions import register_embedding_function
-from langchain_core.embeddings import Embeddings
+from contextlib import closing, contextmanager
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import PaperboyError, StoreError, storage_failure
 from rag.models import Chunk
 from rag.settings import Settings
 
+if TYPE_CHECKING:
+    import numpy as np
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from langchain_core.embeddings import Embeddings
+
 # Chroma caps metadata filters, so large id lists go in slices of this size.
 _BATCH = 500
 
 
-@register_embedding_function
-class PaperboyEmbeddingFunction(EmbeddingFunction[Documents]):
-    """Adapts the configured LangChain embeddings to Chroma; registered so stores reopen by name."""
+@cache
+def _embedding_function_type() -> type:
+    """Paperboy's embedding function as Chroma knows it, defined on first use and registered, so
+    stores reopen by name."""
+    from chromadb.api.types import Documents, EmbeddingFunction
+    from chromadb.utils.embedding_functions import register_embedding_function
 
-    def __init__(self, embeddings: Embeddings | None, model_id: str) -> None:
-        self._embeddings = embeddings
-        self._model_id = model_id
+    @register_embedding_function
+    class PaperboyEmbeddingFunction(EmbeddingFunction[Documents]):
+        """Adapts the configured LangChain embeddings to Chroma."""
 
-    def _loaded(self) -> Embeddings:
-        if self._embeddings is None:
-            from rag.embeddings import MiniLMEmbeddings
+        def __init__(self, embeddings: Embeddings | None, model_id: str) -> None:
+            self._embeddings = embeddings
+            self._model_id = model_id
 
-            self._embeddings = MiniLMEmbeddings()
-        return self._embeddings
+        def _loaded(self) -> Embeddings:
+            if self._embeddings is None:
+                from rag.embeddings import MiniLMEmbeddings
 
-    def __call__(self, input: Documents) -> Any:
-        return self._loaded().embed_documents(list(input))
+                self._embeddings = MiniLMEmbeddings()
+            return self._embeddings
 
-    def embed_query(self, input: Documents) -> Any:
-        return [self._loaded().embed_query(text) for text in input]
+        def __call__(self, input: Documents) -> Any:
+            return self._loaded().embed_documents(list(input))
 
-    @staticmethod
-    def name() -> str:
-        return "paperboy"
+        def embed_query(self, input: Documents) -> Any:
+            return [self._loaded().embed_query(text) for text in input]
 
-    def get_config(self) -> dict[str, Any]:
-        return {"model_id": self._model_id}
+        @staticmethod
+        def name() -> str:
+            return "paperboy"
 
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> "PaperboyEmbeddingFunction":
-        # Chroma rebuilds the function from the stored config on every open and upsert, though Paperboy
-        # always passes its own vectors; the model loads only if such a copy is really asked to embed
-        # (a store opened by Chroma's own tools), and then it is the local one, which needs no settings.
-        return PaperboyEmbeddingFunction(None, config.get("model_id", ""))
+        def get_config(self) -> dict[str, Any]:
+            return {"model_id": self._model_id}
 
-    def default_space(self) -> Any:
-        return "cosine"
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> PaperboyEmbeddingFunction:
+            # Chroma rebuilds the function from the stored config on every open and upsert, though
+            # Paperboy always passes its own vectors; the model loads only if such a copy is really asked
+            # to embed (a store opened by Chroma's own tools), and then it is the local one, which needs
+            # no settings.
+            return PaperboyEmbeddingFunction(None, config.get("model_id", ""))
+
+        def default_space(self) -> Any:
+            return "cosine"
+
+    return PaperboyEmbeddingFunction
 
 
 def collection_name(model_id: str, library_id: str | None = None) -> str:
@@ -66,6 +81,33 @@ def collection_name(model_id: str, library_id: str | None = None) -> str:
     slug = "".join(c if c.isalnum() else "-" for c in model_id.lower()).strip("-")
     suffix = f"-{library_id}" if library_id else ""
     return f"papers-{slug}"[: 512 - len(suffix)] + suffix
+
+
+# Chroma's count of a collection is the rows of the collection's metadata segment in its SQLite
+# file (chromadb 1.5, pinned; tests/test_store.py checks that the two agree after adds, replacements
+# and deletes).
+_COUNT_IN_FILE = """
+SELECT COUNT(e.id) FROM collections c
+JOIN segments s ON s.collection = c.id AND s.scope = 'METADATA'
+LEFT JOIN embeddings e ON e.segment_id = s.id
+WHERE c.name = ?
+"""
+
+
+def vector_count(settings: Settings, model_id: str, library_id: str | None = None) -> int:
+    """Vectors in the model's collection, as Chroma counts them; for an embedded store read from its
+    file, without importing Chroma (what keeps `paperboy stats` quick)."""
+    if settings.chroma_host:
+        return ChunkIndex(open_client(settings), None, model_id, library_id).count()
+    path = settings.chroma_path / "chroma.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            row = db.execute(_COUNT_IN_FILE, (collection_name(model_id, library_id),)).fetchone()
+    except sqlite3.Error as ex:
+        raise storage_failure(ex, f"the store at {settings.chroma_path}") from ex
+    return row[0] if row else 0
 
 
 @contextmanager
@@ -81,6 +123,9 @@ def _chroma_errors(where: str) -> Iterator[None]:
 
 def open_client(settings: Settings) -> ClientAPI:
     """The embedded store in data_dir, or the server at CHROMA_HOST:CHROMA_PORT."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_host:
         try:
@@ -103,14 +148,16 @@ class ChunkIndex:
     record for chunks, and a vector whose id the catalog does not hold is never shown.
     """
 
-    def __init__(self, client: ClientAPI, embeddings: Embeddings, model_id: str, library_id: str | None = None) -> None:
+    def __init__(
+        self, client: ClientAPI, embeddings: Embeddings | None, model_id: str, library_id: str | None = None
+    ) -> None:
         self.model_id = model_id
         name = collection_name(model_id, library_id)
         self._described = f"the vector index {name}"
         with _chroma_errors(self._described):
             self._collection: Collection = client.get_or_create_collection(
                 name,
-                embedding_function=PaperboyEmbeddingFunction(embeddings, model_id),  # type: ignore[arg-type]
+                embedding_function=_embedding_function_type()(embeddings, model_id),
                 configuration={"hnsw": {"space": "cosine"}},
             )
 
@@ -132,6 +179,8 @@ class ChunkIndex:
     def paper_vectors(self, chunk_ids: dict[str, str]) -> dict[str, list[float]]:
         """Each paper's unit-length mean of its chunks' vectors (chunk id -> paper id); papers with no
         vector are left out."""
+        import numpy as np
+
         sums: dict[str, np.ndarray] = {}
         ids, matrix = self._vectors(sorted(chunk_ids))
         for cid, vector in zip(ids, matrix, strict=True):
@@ -141,6 +190,8 @@ class ChunkIndex:
 
     def _vectors(self, chunk_ids: list[str]) -> tuple[list[str], np.ndarray]:
         """(the ids that have a vector, their vectors one per row), read in slices."""
+        import numpy as np
+
         ids: list[str] = []
         rows: list[np.ndarray] = []
         for start in range(0, len(chunk_ids), _BATCH):
@@ -177,6 +228,8 @@ class ChunkIndex:
         missed a nearer chunk in 7 of 180 questions, where reading the day's ~200 vectors and ranking
         them here takes 5 ms (bench/scale.py measure).
         """
+        import numpy as np
+
         if chunk_ids is not None:
             ids, matrix = self._vectors(chunk_ids)
             if not ids:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -134,27 +134,30 @@ def provider_key(settings: Settings, variable: str) -> SecretStr:
     return key
 
 
-def local_embedder(settings: Settings) -> Embedder:
+# The local model's id, which names its vectors' collection.
+MINILM_ID = "all-MiniLM-L6-v2-int8"
+
+
+def local_embeddings(settings: Settings) -> Embeddings:
     """MiniLM int8 from PyPI: no key, no network. The model starts loading in the background now."""
     from rag.embeddings import MiniLMEmbeddings
 
     embeddings = MiniLMEmbeddings(batch_size=settings.embed_batch_size)
     embeddings.start_loading()
-    return Embedder(MiniLMEmbeddings.model_id, embeddings)
+    return embeddings
 
 
-def openai_embedder(settings: Settings) -> Embedder:
+def openai_embeddings(settings: Settings) -> Embeddings:
     """OpenAI embeddings, or any compatible server at PAPERBOY_EMBEDDING_BASE_URL or OPENAI_BASE_URL."""
     from langchain_openai import OpenAIEmbeddings
 
     from rag.endpoint import endpoint_client, endpoint_timeout
 
-    model = settings.openai_embedding_model
     # A server of one's own (PAPERBOY_EMBEDDING_BASE_URL) takes any key; OpenAI's needs the real one.
     own_server = settings.embedding_base_url and not settings.secret("OPENAI_API_KEY")
     base_url = settings.embedding_base_url or settings.openai_base_url
-    embeddings = OpenAIEmbeddings(
-        model=model,
+    return OpenAIEmbeddings(
+        model=settings.openai_embedding_model,
         api_key=SecretStr("unused") if own_server else provider_key(settings, "OPENAI_API_KEY"),
         base_url=base_url,
         # Compatible servers (vLLM, Ollama) take text, not tiktoken ids; chunks are far under 8k tokens.
@@ -163,21 +166,41 @@ def openai_embedder(settings: Settings) -> Embedder:
         http_client=endpoint_client(base_url),
         request_timeout=endpoint_timeout(settings),
     )
-    return Embedder(f"openai-{model}", embeddings)
 
 
-EMBED: dict[str, Callable[[Settings], Embedder]] = {"local": local_embedder, "openai": openai_embedder}
+class EmbeddingProvider(NamedTuple):
+    """The id that names a provider's vectors, known without loading anything (so `paperboy stats`
+    imports neither LangChain nor ONNX Runtime), and the function that builds its model."""
+
+    model_id: Callable[[Settings], str]
+    embeddings: Callable[[Settings], Embeddings]
 
 
-def _registered(registry: dict[str, Callable[[Settings], object]], name: str, variable: str) -> str:
+EMBED: dict[str, EmbeddingProvider] = {
+    "local": EmbeddingProvider(lambda _: MINILM_ID, local_embeddings),
+    "openai": EmbeddingProvider(lambda settings: f"openai-{settings.openai_embedding_model}", openai_embeddings),
+}
+
+
+def _registered(registry: Mapping[str, object], name: str, variable: str) -> str:
     if name not in registry:
         raise SettingsError(f"Bad setting: {variable}: unknown provider {name!r}; known: {', '.join(registry)}")
     return name
 
 
+def _embedding_provider(settings: Settings) -> EmbeddingProvider:
+    return EMBED[_registered(EMBED, settings.embedding_provider, "PAPERBOY_EMBEDDING_PROVIDER")]
+
+
+def embedding_model_id(settings: Settings) -> str:
+    """The id of the embedding model the settings name, without loading it."""
+    return _embedding_provider(settings).model_id(settings)
+
+
 def get_embedder(settings: Settings) -> Embedder:
     """The embedding model the settings name."""
-    return EMBED[_registered(EMBED, settings.embedding_provider, "PAPERBOY_EMBEDDING_PROVIDER")](settings)
+    provider = _embedding_provider(settings)
+    return Embedder(provider.model_id(settings), provider.embeddings(settings))
 
 
 # Deterministic answers: the same question over the same papers gives the same answer and eval runs compare.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from rag.catalog import Catalog
 from rag.locks import file_lock, try_lock
 from rag.models import Chunk, Paper
-from rag.providers import Embedder, get_embedder
+from rag.providers import Embedder, embedding_model_id, get_embedder
 from rag.settings import Settings
 
 if TYPE_CHECKING:
@@ -102,14 +102,17 @@ def open_store(settings: Settings) -> Store:
     from rag.index import ChunkIndex, open_client
 
     catalog = Catalog(settings.catalog_path)
-    # Embedded, the store is this data dir's alone; a server may hold several libraries' collections.
-    library = catalog.library_id if settings.chroma_host else None
-    index = ChunkIndex(open_client(settings), embedder.embeddings, embedder.model_id, library)
+    index = ChunkIndex(open_client(settings), embedder.embeddings, embedder.model_id, _library_id(settings, catalog))
     store = Store(catalog, index, embedder, settings)
     with try_lock(_write_lock(settings)) as nobody_writing:
         if nobody_writing:
             repair(store)
     return store
+
+
+def _library_id(settings: Settings, catalog: Catalog) -> str | None:
+    # Embedded, the store is this data dir's alone; a server may hold several libraries' collections.
+    return catalog.library_id if settings.chroma_host else None
 
 
 # Below this much free space repair waits for a later open: Chroma's delete blocks forever on a full
@@ -168,10 +171,14 @@ def repair(store: Store) -> dict[str, int]:
     return done
 
 
-def consistency(store: Store) -> dict[str, Any]:
-    """Whether the catalog and the index agree, as `paperboy stats` reports it."""
-    catalog_chunks, index_chunks = store.catalog.chunk_count(), store.index.count()
-    unsettled = len(store.catalog.unsettled())
+def consistency(settings: Settings, catalog: Catalog) -> dict[str, Any]:
+    """Whether the catalog and the index agree, as `paperboy stats` reports it; the vectors are counted
+    without opening the index (see rag.index.vector_count)."""
+    from rag.index import vector_count
+
+    catalog_chunks = catalog.chunk_count()
+    index_chunks = vector_count(settings, embedding_model_id(settings), _library_id(settings, catalog))
+    unsettled = len(catalog.unsettled())
     return {
         "catalog_chunks": catalog_chunks,
         "index_chunks": index_chunks,
@@ -180,18 +187,30 @@ def consistency(store: Store) -> dict[str, Any]:
     }
 
 
-def store_stats(store: Store) -> dict[str, Any]:
-    """What the store holds and where it lives, as `paperboy stats` and the app's Library page show it."""
-    settings = store.settings
+def store_stats(settings: Settings) -> dict[str, Any]:
+    """What the store holds and where it lives, as `paperboy stats` and the app's Library page show it.
+
+    Read from the catalog, without loading the embedding model or Chroma. When the catalog and the index
+    disagree the store is opened, which tidies what an unfinished write left (unless a write is still
+    running), and they are compared again.
+    """
+    from rag.index import collection_name
+
+    catalog = Catalog(settings.catalog_path)
+    agreement = consistency(settings, catalog)
+    if not agreement["consistent"]:
+        open_store(settings)
+        agreement = consistency(settings, catalog)
+    model_id = embedding_model_id(settings)
     location = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.chroma_path)
     return {
-        "papers": store.catalog.count(),
-        "chunks": store.catalog.chunk_count(),
-        "days": [d.isoformat() for d in store.catalog.days()],
-        "embedding_model": store.embedder.model_id,
-        "collection": store.index.location,
+        "papers": catalog.count(),
+        "chunks": catalog.chunk_count(),
+        "days": [d.isoformat() for d in catalog.days()],
+        "embedding_model": model_id,
+        "collection": collection_name(model_id, _library_id(settings, catalog)),
         "store": location,
         "catalog": str(settings.catalog_path),
-        "keyword_index": store.catalog.keyword_index(),
-        "consistency": consistency(store),
+        "keyword_index": catalog.keyword_index(),
+        "consistency": agreement,
     }

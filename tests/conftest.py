@@ -19,7 +19,7 @@ from pydantic import Field
 
 from rag import model_service, providers
 from rag.cli import cli
-from rag.providers import Embedder
+from rag.providers import EmbeddingProvider
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ class HashEmbeddings(Embeddings):
 def fake_embedder(monkeypatch: pytest.MonkeyPatch) -> HashEmbeddings:
     """Replace the local embedding model with HashEmbeddings for this test."""
     fake = HashEmbeddings()
-    monkeypatch.setitem(providers.EMBED, "local", lambda settings: Embedder("fake-hash-64", fake))
+    monkeypatch.setitem(providers.EMBED, "local", EmbeddingProvider(lambda _: "fake-hash-64", lambda _: fake))
     return fake
 
 
@@ -157,7 +157,7 @@ def fake_library_env(data_dir: Path) -> Iterator[None]:
             mp.delenv(name, raising=False)
         mp.setenv("PAPERBOY_DATA_DIR", str(data_dir))
         mp.setenv("PAPERBOY_CACHE_DIR", str(SHARED_CACHE))
-        mp.setitem(providers.EMBED, "local", lambda settings: Embedder("fake-hash-64", HashEmbeddings()))
+        mp.setitem(providers.EMBED, "local", EmbeddingProvider(lambda _: "fake-hash-64", lambda _: HashEmbeddings()))
         yield
 
 

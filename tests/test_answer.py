@@ -27,7 +27,7 @@ from rag.answer import (
 from rag.chains import ModelCalls, Verdict, verdict_of
 from rag.models import Answer, Chunk, Hit, Paper, Source, Turn
 from rag.prompts import CANNOT_ANSWER, load_prompt
-from rag.providers import Embedder
+from rag.providers import EmbeddingProvider
 from rag.question import KINDS, is_list_question, per_paper_question
 from rag.settings import Settings
 from rag.store import Store, open_store
@@ -124,7 +124,7 @@ def library(library_dir: Path) -> Library:
         for name, value in {**THRESHOLDS, "PAPERBOY_DATA_DIR": str(library_dir)}.items():
             mp.setenv(name, value)
         mp.setenv("PAPERBOY_CACHE_DIR", str(SHARED_CACHE))
-        mp.setitem(providers.EMBED, "local", lambda settings: Embedder("fake-hash-64", HashEmbeddings()))
+        mp.setitem(providers.EMBED, "local", EmbeddingProvider(lambda _: "fake-hash-64", lambda _: HashEmbeddings()))
         settings = Settings()
         return Library(settings, open_store(settings))
 

@@ -51,6 +51,12 @@ def test_search_loads_the_store_and_embeddings_but_no_chat_client(sample_store: 
     assert not {"langchain_text_splitters", "scipy"} & set(loaded)
 
 
+def test_stats_reads_a_store_without_loading_chroma_or_a_model(sample_store: Path) -> None:
+    assert _loaded_by("stats", "--json", data_dir=sample_store) == []
+    agreement = json.loads(_exit_of("stats", "--json", data_dir=sample_store).stdout)["consistency"]
+    assert agreement["consistent"] and agreement["index_chunks"] == agreement["catalog_chunks"] > 0
+
+
 _EXIT = """
 import atexit, sys
 from rag.cli import main

@@ -10,7 +10,7 @@ from rag.catalog import Catalog
 from rag.errors import ProviderError
 from rag.ingest import ingest_files, ingest_papers
 from rag.models import Paper
-from rag.providers import Embedder
+from rag.providers import EmbeddingProvider
 from rag.settings import Settings
 from rag.store import open_store
 from tests.conftest import SAMPLE, HashEmbeddings, run_cli
@@ -191,7 +191,9 @@ class PoisonedEmbeddings(HashEmbeddings):
 def test_a_group_that_fails_names_each_of_its_files_and_the_later_files_still_go_in_whole(
     tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(providers.EMBED, "local", lambda s: Embedder("poisoned-64", PoisonedEmbeddings()))
+    monkeypatch.setitem(
+        providers.EMBED, "local", EmbeddingProvider(lambda _: "poisoned-64", lambda _: PoisonedEmbeddings())
+    )
     monkeypatch.setattr(ingest, "GROUP_CHUNKS", 1)  # each file its own group
     poisoned = {**PAPER_B, "abstract": "A poison abstract."}
     first = write_jsonl(tmp_path / "first.jsonl", [PAPER_A, poisoned])

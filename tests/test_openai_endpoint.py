@@ -14,7 +14,7 @@ from langchain_openai import ChatOpenAI
 
 from rag import providers
 from rag.cli import WaitNotice
-from rag.providers import chat_provider, get_chat, openai_chat, openai_embedder
+from rag.providers import chat_provider, get_chat, get_embedder, openai_chat
 from rag.settings import Settings
 from tests.conftest import HashEmbeddings, fake_library_env, run_cli
 from tests.openai_stub import (
@@ -482,7 +482,7 @@ def test_ask_with_failing_query_embeddings_is_one_line(
 def test_openai_embedder_vectors_have_the_endpoint_size(stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> None:
     """The base64 vectors the SDK asks for decode to the stub's fixed size."""
     use_endpoint_embeddings(monkeypatch, stub.base_url)
-    embedder = openai_embedder(Settings())
+    embedder = get_embedder(Settings())
     vectors = embedder.documents(["one text", "another text"])
     assert [len(v) for v in vectors] == [EMBED_DIM, EMBED_DIM]
     assert len(embedder.query("a query")) == EMBED_DIM

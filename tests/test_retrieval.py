@@ -18,7 +18,7 @@ from rag.embeddings import MiniLMEmbeddings
 from rag.errors import ModelFileError, PaperNotFoundError
 from rag.ingest import ingest_papers
 from rag.models import Paper
-from rag.providers import Embedder
+from rag.providers import EmbeddingProvider
 from rag.retrieval import BM25_B, BM25_K1, DENSE_WEIGHT, KEYWORD_FULL_MATCH, retrieve
 from rag.settings import Settings
 from rag.store import Store, open_store
@@ -97,7 +97,7 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.setenv("PAPERBOY_CACHE_DIR", str(SHARED_CACHE))
         mp.setenv("PAPERBOY_CHUNK_TOKENS", "64")
         mp.setenv("PAPERBOY_CHUNK_OVERLAP", "8")
-        mp.setitem(providers.EMBED, "local", lambda settings: Embedder("fake-hash-64", HashEmbeddings()))
+        mp.setitem(providers.EMBED, "local", EmbeddingProvider(lambda _: "fake-hash-64", lambda _: HashEmbeddings()))
         result = run_cli("ingest", str(papers))
     assert result.exit_code == 0, result.output
     return data_dir
@@ -109,7 +109,7 @@ def store(corpus_dir: Path) -> Store:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PAPERBOY_DATA_DIR", str(corpus_dir))
         mp.setenv("PAPERBOY_CACHE_DIR", str(SHARED_CACHE))
-        mp.setitem(providers.EMBED, "local", lambda settings: Embedder("fake-hash-64", HashEmbeddings()))
+        mp.setitem(providers.EMBED, "local", EmbeddingProvider(lambda _: "fake-hash-64", lambda _: HashEmbeddings()))
         return open_store(Settings())
 
 

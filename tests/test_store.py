@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from rag.chunks import chunk_papers
+from rag.index import vector_count
 from rag.ingest import ingest_papers
 from rag.models import Paper
 from rag.retrieval import retrieve
@@ -33,7 +34,9 @@ def _stored(settings: Settings) -> Store:
 
 
 def _agrees(store: Store) -> bool:
-    return store.index.ids() == set(store.catalog.chunk_ids()) and consistency(store)["consistent"]
+    return (
+        store.index.ids() == set(store.catalog.chunk_ids()) and consistency(store.settings, store.catalog)["consistent"]
+    )
 
 
 def test_vectors_written_before_a_crash_are_never_shown_and_are_dropped_on_open(settings: Settings) -> None:
@@ -41,7 +44,7 @@ def test_vectors_written_before_a_crash_are_never_shown_and_are_dropped_on_open(
     chunks = chunk_papers([HALF], settings)
     store.catalog.unsettle([c.id for c in chunks])  # step 1 and 2 of a write, then the process died
     store.index.add(chunks, store.embed([c.text for c in chunks]))
-    assert not consistency(store)["consistent"]
+    assert not consistency(store.settings, store.catalog)["consistent"]
     assert [h.chunk.paper.id for h in retrieve("graph auctions edges", store, k=5)] == [KEPT.id]
 
     reopened = open_store(settings)
@@ -90,6 +93,33 @@ def test_stats_reports_whether_catalog_and_index_agree(settings: Settings) -> No
     stats = json.loads(run_cli("stats", "--json").output)
     assert stats["consistency"] == {"catalog_chunks": 1, "index_chunks": 1, "unsettled_chunks": 0, "consistent": True}
     assert stats["chunks"] == 1
+
+
+def test_vectors_counted_from_chromas_file_are_the_vectors_chroma_counts(settings: Settings) -> None:
+    store = _stored(settings)
+    chunks = chunk_papers([HALF], settings)
+    vectors = store.embed([c.text for c in chunks])
+
+    def both() -> tuple[int, int]:
+        return vector_count(settings, store.index.model_id), store.index.count()
+
+    assert both() == (1, 1)
+    store.index.add(chunks, vectors)
+    assert both() == (2, 2)
+    store.index.add(chunks, vectors)  # a replacement adds nothing
+    assert both() == (2, 2)
+    store.index.delete([chunks[0].id, "no-such-chunk"])
+    assert both() == (1, 1)
+    assert vector_count(settings, "another-model") == 0
+
+
+def test_stats_tidies_what_an_unfinished_write_left_before_it_reports(settings: Settings) -> None:
+    store = _stored(settings)
+    chunks = chunk_papers([HALF], settings)
+    store.catalog.unsettle([c.id for c in chunks])  # the process died after its vectors went in
+    store.index.add(chunks, store.embed([c.text for c in chunks]))
+    stats = json.loads(run_cli("stats", "--json").output)
+    assert stats["consistency"] == {"catalog_chunks": 1, "index_chunks": 1, "unsettled_chunks": 0, "consistent": True}
 
 
 def test_stats_says_where_the_keyword_index_is_and_how_big(settings: Settings) -> None:
@@ -169,7 +199,8 @@ def test_a_full_disk_is_one_line_per_file_and_the_store_stays_as_it_was(
 
     filler.unlink()
     assert run_cli("ingest", str(files[1]), str(late)).exit_code == 0
-    assert consistency(open_store(settings))["consistent"]
+    store = open_store(settings)
+    assert consistency(store.settings, store.catalog)["consistent"]
     assert {p["id"] for p in json.loads(run_cli("papers", "--json").stdout)} == {
         "2510.00001",
         "2510.00002",

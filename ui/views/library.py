@@ -100,7 +100,7 @@ def fetch_form() -> None:
 
 def show_stats() -> None:
     """What the store holds and where it lives."""
-    stats = store_stats(resources.store())
+    stats = store_stats(resources.settings())
     cols = st.columns(3)
     cols[0].metric("Papers", stats["papers"])
     cols[1].metric("Chunks", stats["chunks"])
