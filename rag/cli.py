@@ -318,6 +318,16 @@ def cli_ask(
         _echo_json(answer.to_json())
     else:
         _print_answer(answer, "".join(streamed))
+    _keep_warm(settings, calls)
+
+
+def _keep_warm(settings: Settings, calls: ModelCalls) -> None:
+    """After a command that used the local model, keep its imports warm for the next one (rag.resident)."""
+    from rag.providers import is_local
+    from rag.resident import start_resident
+
+    if is_local(calls.llm):
+        start_resident(settings)
 
 
 def _print_explainer(explainer: Explainer) -> None:
@@ -375,6 +385,7 @@ def cli_explain(
         with person_waiting(settings):
             explainer = explain_paper(papers[0], calls, store.catalog, refresh)
         _echo_json(explainer.to_json()) if as_json else _print_explainer(explainer)
+        _keep_warm(settings, calls)
         return
     if not papers:
         raise click.ClickException(
@@ -637,9 +648,11 @@ def cli_model_status(settings: Settings, as_json: bool) -> None:
 def cli_model_start(settings: Settings, as_json: bool) -> None:
     """Start the service now (and wait until it answers), so the next question starts at once."""
     from rag.model_service import ensure_service, touch
+    from rag.resident import start_resident
 
     ensure_service(settings)
     touch(settings)
+    start_resident(settings)
     _print_service(_service_json(settings), as_json)
 
 
@@ -648,7 +661,9 @@ def cli_model_start(settings: Settings, as_json: bool) -> None:
 def cli_model_stop(settings: Settings) -> None:
     """Stop the service and free its memory; the next command that needs it starts it again."""
     from rag.model_service import stop_service
+    from rag.resident import stop_resident
 
+    stop_resident(settings)
     stopped = stop_service(settings)
     click.echo(f"Stopped the local model service (pid {stopped.pid})." if stopped else "It was not running.")
 

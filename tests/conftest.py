@@ -20,6 +20,7 @@ from pydantic import Field
 from rag import model_service, providers
 from rag.cli import cli
 from rag.providers import EmbeddingProvider
+from rag.resident import resident_pid, stop_resident
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,14 +33,17 @@ SHARED_CACHE = Path(platformdirs.user_cache_dir("paperboy"))
 
 @pytest.fixture(scope="session", autouse=True)
 def no_model_service_left_behind() -> Iterator[None]:
-    """Tests that ask the local model start the machine's model service in the shared cache: stop it
-    at the end, unless it was running before the tests."""
+    """Tests that ask the local model start the machine's model service, and a resident paperboy, in the
+    shared cache: stop them at the end, unless they were running before the tests."""
     settings = Settings(cache_dir=SHARED_CACHE)
     before = model_service.read_state(settings)
+    resident_before = resident_pid(settings)
     yield
     after = model_service.read_state(settings)
     if after and (before is None or after.pid != before.pid):
         model_service.stop_service(settings)
+    if resident_pid(settings) != resident_before:
+        stop_resident(settings)
 
 
 @pytest.fixture(autouse=True)

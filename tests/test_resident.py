@@ -1,0 +1,158 @@
+"""The resident `paperboy`: a command it runs behaves as the command run by itself (the caller's
+environment, `.env`, working dir, streams, exit code and signals), and a resident with other code
+steps aside."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.resident import code_fingerprint, resident_dir, start_resident, stop_resident
+from rag.settings import Settings
+from tests.conftest import ROOT
+from tests.openai_stub import CHAT_PATH, OpenAIStub, silent
+
+PAPERBOY = Path(sys.executable).with_name("paperboy")
+_IN_PROCESS = "import sys; from rag.cli import main; sys.argv[0] = 'paperboy'; main()"
+
+
+@pytest.fixture
+def cache() -> Iterator[Path]:
+    """A cache dir of its own, short enough for a Unix socket path; its resident stopped at the end."""
+    folder = Path(tempfile.mkdtemp(prefix="pb-", dir="/tmp"))
+    yield folder
+    stop_resident(Settings(cache_dir=folder))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _log(cache: Path) -> str:
+    path = resident_dir(cache) / "resident.log"
+    return path.read_text() if path.exists() else ""
+
+
+def _wait_for(predicate: object, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _started(cache: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    """A resident for cache, started the way `paperboy model start` starts one, once it has imported."""
+    keep = os.environ.copy()
+    try:
+        os.environ.clear()
+        os.environ.update(env or keep)
+        start_resident(Settings(cache_dir=cache, local_keep_alive=60, _env_file=None))
+    finally:
+        os.environ.clear()
+        os.environ.update(keep)
+    _wait_for(lambda: "imported the answer path" in _log(cache))
+
+
+def _running(pid: int) -> bool:
+    """Whether pid runs (a zombie the test process has not reaped does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _caller_env(cache: Path, **more: str) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(cache), "PAPERBOY_CACHE_DIR": str(cache), **more}
+
+
+def test_a_command_runs_in_the_resident_as_the_caller_would_run_it(
+    sample_store: Path, cache: Path, tmp_path: Path
+) -> None:
+    _started(cache, _caller_env(cache, PAPERBOY_DATA_DIR=str(tmp_path / "nothing-here")))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".env").write_text(f"PAPERBOY_DATA_DIR={sample_store}\n")  # the caller's .env, not the resident's
+    query = ["search", "discrete diffusion sampler distillation", "--json"]
+
+    resident = subprocess.run([str(PAPERBOY), *query], env=_caller_env(cache), cwd=elsewhere, capture_output=True)
+    itself = subprocess.run(
+        [sys.executable, "-c", _IN_PROCESS, *query], env=_caller_env(cache), cwd=elsewhere, capture_output=True
+    )
+
+    assert resident.returncode == 0, resident.stderr
+    assert "ran search" in _log(cache)
+    assert json.loads(resident.stdout) == json.loads(itself.stdout)
+    assert json.loads(resident.stdout)["results"]
+
+    unknown = subprocess.run(
+        [str(PAPERBOY), "ask", "What does it do?", "--paper", "9999.99999"],
+        env=_caller_env(cache),
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+    )
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert "No paper with id '9999.99999'" in unknown.stderr
+    assert "ran ask" in _log(cache)
+
+
+def test_a_resident_with_other_code_stops_and_the_command_runs_itself(
+    sample_store: Path, cache: Path, tmp_path: Path
+) -> None:
+    code = tmp_path / "code"
+    for package in ("rag", "evals"):
+        shutil.copytree(ROOT / package, code / package, ignore=shutil.ignore_patterns("__pycache__"))
+    assert code_fingerprint(code) == code_fingerprint()  # a copy keeps sizes and times
+    os.utime(code / "rag" / "answer.py")  # as an edit or a `git pull` would
+    assert code_fingerprint(code) != code_fingerprint()
+    _started(cache, _caller_env(cache, PYTHONPATH=str(code)), cwd=tmp_path)
+    pid = int((resident_dir(cache) / "resident.pid").read_text())
+
+    searched = subprocess.run(
+        [str(PAPERBOY), "search", "sampler distillation", "--json"],
+        env=_caller_env(cache, PAPERBOY_DATA_DIR=str(sample_store)),
+        capture_output=True,
+    )
+
+    assert searched.returncode == 0 and json.loads(searched.stdout)["results"]
+    assert "ran search" not in _log(cache)
+    _wait_for(lambda: not _running(pid), 10)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to the caller", "SIGKILL of the caller"])
+def test_stopping_the_caller_stops_its_command(how: str, sample_store: Path, cache: Path) -> None:
+    stub = OpenAIStub().start()
+    try:
+        stub.always(CHAT_PATH, silent(30))  # an answer that would take 30 s
+        _started(cache)
+        env = _caller_env(cache, PAPERBOY_DATA_DIR=str(sample_store), OPENAI_API_KEY="sk-test")
+        caller = subprocess.Popen(
+            [str(PAPERBOY), "ask", "How does the sampler work?", "--json"],
+            env={**env, "OPENAI_BASE_URL": stub.base_url},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(lambda: stub.requests_to(CHAT_PATH), 60)
+        if how == "SIGTERM to the caller":
+            caller.send_signal(signal.SIGTERM)
+            assert caller.wait(timeout=10) == 128 + signal.SIGTERM
+        else:
+            caller.kill()
+            caller.wait(timeout=10)
+        _wait_for(lambda: f"exit {128 + signal.SIGTERM}" in _log(cache), 10)  # the command itself stopped
+    finally:
+        stub.stop()
+
+
+def test_model_stop_stops_the_resident(cache: Path) -> None:
+    _started(cache)
+    pid = int((resident_dir(cache) / "resident.pid").read_text())
+    stopped = subprocess.run([str(PAPERBOY), "model", "stop"], env=_caller_env(cache), capture_output=True)
+    assert stopped.returncode == 0
+    _wait_for(lambda: not _running(pid), 10)
+    assert not (resident_dir(cache) / "resident.sock").exists()
