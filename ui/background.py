@@ -6,9 +6,15 @@ stack (LangChain, openai), ~3 s to import and open, are loaded here, in the back
 
 from __future__ import annotations
 
+import atexit
+import logging
+import os
+import sys
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,6 +70,36 @@ class SharedChat:
         wait_for_people(self._settings, stop)
 
 
+# How long the app's exit waits for briefings to leave their current step before it ends the process.
+_EXIT_WAIT_S = 1.0
+_briefings: weakref.WeakSet[DayBriefing] = weakref.WeakSet()
+
+
+def _end_briefings_at_exit() -> None:
+    """Stop every briefing; if one is still inside a call after _EXIT_WAIT_S, end the process here.
+
+    Python's exit kills daemon threads where they stand, and one inside native code that catches all
+    exceptions (tiktoken's or Chroma's Rust, through pyo3) aborts the whole process instead: "FATAL:
+    exception not rethrown", SIGABRT, about one SIGTERM in eight while explainers were being written.
+    Nothing is lost by not finishing: the catalog commits per explainer and files are written whole.
+    """
+    running = [b for b in list(_briefings) if b.working]
+    for briefing in running:
+        briefing.stop()
+    deadline = time.monotonic() + _EXIT_WAIT_S
+    for briefing in running:
+        briefing.join(max(0.0, deadline - time.monotonic()))
+    if any(b.working for b in running):
+        logging.shutdown()
+        with suppress(OSError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(0)
+
+
+atexit.register(_end_briefings_at_exit)
+
+
 class DayBriefing:
     """One day's digest, built in a background thread by the digest service the CLI uses (rag.digest):
     papers grouped by topic, topics named, missing explainers written; each state shown as it comes.
@@ -88,12 +124,17 @@ class DayBriefing:
 
     def start(self) -> DayBriefing:
         """Start the background work; returns self."""
+        _briefings.add(self)
         self._thread.start()
         return self
 
     def stop(self) -> None:
         """Ask the background work to stop after the current model call."""
         self._stop.set()
+
+    def join(self, timeout_s: float) -> None:
+        """Wait up to timeout_s for the background work to end."""
+        self._thread.join(timeout_s)
 
     @property
     def working(self) -> bool:
