@@ -90,9 +90,19 @@ def resident_dir(cache_dir: Path) -> Path:
     return cache_dir / "model-service"
 
 
+def _install_tag() -> str:
+    """Which checkout and interpreter a resident belongs to: two checkouts sharing a cache dir keep a
+    resident each rather than stopping each other's."""
+    return hashlib.sha256(f"{sys.executable}|{_CODE_ROOT}".encode()).hexdigest()[:8]
+
+
 def _socket_path(cache_dir: Path) -> Path | None:
-    path = resident_dir(cache_dir) / "resident.sock"
+    path = resident_dir(cache_dir) / f"resident-{_install_tag()}.sock"
     return path if len(os.fsencode(path)) <= _MAX_SOCKET_PATH else None
+
+
+def _pid_path(cache_dir: Path) -> Path:
+    return resident_dir(cache_dir) / f"resident-{_install_tag()}.pid"
 
 
 def _callers_cache_dir() -> Path:
@@ -212,7 +222,7 @@ def resident_pid(settings: Settings) -> int | None:
     if path is None or not _answers(path):
         return None
     try:
-        return int((resident_dir(settings.cache_dir) / "resident.pid").read_text())
+        return int(_pid_path(settings.cache_dir).read_text())
     except (OSError, ValueError):
         return None
 
@@ -254,7 +264,7 @@ def serve(cache_dir: Path, keep_alive_s: float) -> None:
         os.chmod(path, 0o600)
         bound = path.stat().st_ino
         listener.listen(16)
-        (folder / "resident.pid").write_text(str(os.getpid()))
+        _pid_path(cache_dir).write_text(str(os.getpid()))
     started = time.perf_counter()
     for module in _ANSWER_PATH:
         __import__(module)
@@ -284,6 +294,9 @@ def _handle(connection: socket.socket, fingerprint: str) -> None:
     """In a forked handler: read one command, run it in a child of its own, report its exit code."""
     code = 1
     try:
+        uid = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+        if uid != os.getuid():
+            return  # only this user's commands run as this user (the socket is 0600 too)
         connection.settimeout(10.0)  # a caller sends its request at once
         received = _receive(connection)
         if received is None:
@@ -363,6 +376,7 @@ def _run_command(request: dict[str, Any], fds: list[int]) -> None:
     sys.stderr = open(2, "w", encoding=sys.stderr.encoding, errors="backslashreplace", closefd=False, buffering=1)  # noqa: SIM115
     os.environ.clear()
     os.environ.update(request["env"])
+    time.tzset()  # local time as the caller's TZ has it
     os.chdir(request["cwd"])
     os.umask(request["umask"])
     sys.argv = request["argv"]

@@ -4,6 +4,7 @@ steps aside."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.resident import code_fingerprint, resident_dir, start_resident, stop_resident
+from rag.resident import code_fingerprint, resident_dir, resident_pid, start_resident, stop_resident
 from rag.settings import Settings
 from tests.conftest import ROOT
 from tests.openai_stub import CHAT_PATH, OpenAIStub, silent
@@ -45,8 +46,9 @@ def _wait_for(predicate: object, seconds: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def _started(cache: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
-    """A resident for cache, started the way `paperboy model start` starts one, once it has imported."""
+def _started(cache: Path, env: dict[str, str] | None = None) -> int:
+    """A resident for cache, started the way `paperboy model start` starts one: its pid, once it has
+    imported the answer path."""
     keep = os.environ.copy()
     try:
         os.environ.clear()
@@ -56,6 +58,7 @@ def _started(cache: Path, env: dict[str, str] | None = None, cwd: Path | None = 
         os.environ.clear()
         os.environ.update(keep)
     _wait_for(lambda: "imported the answer path" in _log(cache))
+    return int(re.search(r"resident (\d+): imported", _log(cache)).group(1))  # type: ignore[union-attr]
 
 
 def _running(pid: int) -> bool:
@@ -101,26 +104,25 @@ def test_a_command_runs_in_the_resident_as_the_caller_would_run_it(
     assert "ran ask" in _log(cache)
 
 
-def test_a_resident_with_other_code_stops_and_the_command_runs_itself(
+def test_a_resident_whose_code_changed_on_disk_stops_and_the_command_runs_itself(
     sample_store: Path, cache: Path, tmp_path: Path
 ) -> None:
+    """A checkout of its own (a copy keeps sizes and times), so the test can edit it."""
     code = tmp_path / "code"
     for package in ("rag", "evals"):
         shutil.copytree(ROOT / package, code / package, ignore=shutil.ignore_patterns("__pycache__"))
-    assert code_fingerprint(code) == code_fingerprint()  # a copy keeps sizes and times
+    assert code_fingerprint(code) == code_fingerprint()
+    env = _caller_env(cache, PYTHONPATH=str(code), PAPERBOY_DATA_DIR=str(sample_store))
+    pid = _started(cache, env)
+    query = [sys.executable, "-c", "from rag.resident import main; main()", "search", "sampler distillation", "--json"]
+
+    before = subprocess.run(query, env=env, cwd=tmp_path, capture_output=True)
     os.utime(code / "rag" / "answer.py")  # as an edit or a `git pull` would
-    assert code_fingerprint(code) != code_fingerprint()
-    _started(cache, _caller_env(cache, PYTHONPATH=str(code)), cwd=tmp_path)
-    pid = int((resident_dir(cache) / "resident.pid").read_text())
+    after = subprocess.run(query, env=env, cwd=tmp_path, capture_output=True)
 
-    searched = subprocess.run(
-        [str(PAPERBOY), "search", "sampler distillation", "--json"],
-        env=_caller_env(cache, PAPERBOY_DATA_DIR=str(sample_store)),
-        capture_output=True,
-    )
-
-    assert searched.returncode == 0 and json.loads(searched.stdout)["results"]
-    assert "ran search" not in _log(cache)
+    assert before.returncode == after.returncode == 0
+    assert json.loads(before.stdout) == json.loads(after.stdout)
+    assert _log(cache).count("ran search") == 1  # the first, not the one after the edit
     _wait_for(lambda: not _running(pid), 10)
 
 
@@ -150,9 +152,9 @@ def test_stopping_the_caller_stops_its_command(how: str, sample_store: Path, cac
 
 
 def test_model_stop_stops_the_resident(cache: Path) -> None:
-    _started(cache)
-    pid = int((resident_dir(cache) / "resident.pid").read_text())
+    pid = _started(cache)
     stopped = subprocess.run([str(PAPERBOY), "model", "stop"], env=_caller_env(cache), capture_output=True)
     assert stopped.returncode == 0
     _wait_for(lambda: not _running(pid), 10)
-    assert not (resident_dir(cache) / "resident.sock").exists()
+    assert resident_pid(Settings(cache_dir=cache)) is None
+    assert not list(resident_dir(cache).glob("*.sock"))
