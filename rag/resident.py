@@ -29,6 +29,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -66,6 +67,8 @@ _CODE_PACKAGES = ("rag", "evals")
 _MAX_SOCKET_PATH = 100
 _SIGNALS_RELAYED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _HEADER = struct.Struct("!I")
+# How often the resident looks at its idle time and for a request to stop.
+_TICK_S = 0.5
 # Set in a command the resident runs: it needs no resident started for the next one.
 _in_resident = False
 
@@ -270,16 +273,23 @@ def serve(cache_dir: Path, keep_alive_s: float) -> None:
         __import__(module)
     fingerprint = code_fingerprint()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the handlers are reaped by the kernel
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # A flag, looked at every tick: an exception raised by the handler could land in a fork hook
+    # (logging's), which swallows it, and the resident would outlive `paperboy model stop`.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     print(f"resident {os.getpid()}: imported the answer path in {time.perf_counter() - started:.2f} s", flush=True)
-    listener.settimeout(keep_alive_s)
+    listener.settimeout(_TICK_S)
+    last_command = time.monotonic()
     try:
-        while True:
+        while not stopping.is_set():
             try:
                 connection, _ = listener.accept()
             except TimeoutError:
-                print(f"resident {os.getpid()}: idle for {keep_alive_s:.0f} s, stopping", flush=True)
-                return
+                if time.monotonic() - last_command > keep_alive_s:
+                    print(f"resident {os.getpid()}: idle for {keep_alive_s:.0f} s, stopping", flush=True)
+                    return
+                continue
+            last_command = time.monotonic()
             if os.fork() == 0:
                 listener.close()
                 _handle(connection, fingerprint)

@@ -87,7 +87,9 @@ def test_comparison_cites_both_papers_it_compares(sample_store: Path) -> None:
 def test_an_answer_keeps_a_resident_warm_that_runs_the_next_command(sample_store: Path) -> None:
     settings = Settings()
     stop_resident(settings)  # one left by a run of other code would step aside, not run the search
+    deadline = time.monotonic() + 10
     while resident_pid(settings) is not None:
+        assert time.monotonic() < deadline, "the resident outlived its SIGTERM"
         time.sleep(0.1)
     ask("What speedup does Flex deliver for a single MoE layer over 2,048 A100 GPUs?")
     log = resident_dir(settings.cache_dir) / "resident.log"
