@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     import numpy as np
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
-    from langchain_core.embeddings import Embeddings
+
+    from rag.providers import TextEmbeddings
 
 # Chroma caps metadata filters, so large id lists go in slices of this size.
 _BATCH = 500
@@ -37,11 +38,11 @@ def _embedding_function_type() -> type:
     class PaperboyEmbeddingFunction(EmbeddingFunction[Documents]):
         """Adapts the configured LangChain embeddings to Chroma."""
 
-        def __init__(self, embeddings: Embeddings | None, model_id: str) -> None:
+        def __init__(self, embeddings: TextEmbeddings | None, model_id: str) -> None:
             self._embeddings = embeddings
             self._model_id = model_id
 
-        def _loaded(self) -> Embeddings:
+        def _loaded(self) -> TextEmbeddings:
             if self._embeddings is None:
                 from rag.embeddings import MiniLMEmbeddings
 
@@ -149,7 +150,7 @@ class ChunkIndex:
     """
 
     def __init__(
-        self, client: ClientAPI, embeddings: Embeddings | None, model_id: str, library_id: str | None = None
+        self, client: ClientAPI, embeddings: TextEmbeddings | None, model_id: str, library_id: str | None = None
     ) -> None:
         self.model_id = model_id
         name = collection_name(model_id, library_id)

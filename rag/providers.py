@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from pydantic import SecretStr
 
@@ -25,7 +25,6 @@ from rag.local_model import QWEN_CODER_1_5B, model_file, model_name_for
 from rag.settings import Settings, shown_url
 
 if TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
 # What LangChain and the SDK raise for a well-formed but empty stream or embeddings list.
@@ -109,11 +108,24 @@ def client_secret(client: object) -> SecretStr | None:
     return secret if isinstance(secret, SecretStr) else None
 
 
+class TextEmbeddings(Protocol):
+    """An embedding model as Paperboy uses it: LangChain's Embeddings interface, which OpenAIEmbeddings
+    implements and MiniLMEmbeddings follows without importing LangChain."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Vectors of texts to store."""
+        ...
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of a search query."""
+        ...
+
+
 class Embedder(NamedTuple):
     """An embedding model and the id that names its vectors (and so its collection)."""
 
     model_id: str
-    embeddings: Embeddings
+    embeddings: TextEmbeddings
 
     def documents(self, texts: list[str]) -> list[list[float]]:
         """Embed texts to store."""
@@ -138,7 +150,7 @@ def provider_key(settings: Settings, variable: str) -> SecretStr:
 MINILM_ID = "all-MiniLM-L6-v2-int8"
 
 
-def local_embeddings(settings: Settings) -> Embeddings:
+def local_embeddings(settings: Settings) -> TextEmbeddings:
     """MiniLM int8 from PyPI: no key, no network. The model starts loading in the background now."""
     from rag.embeddings import MiniLMEmbeddings
 
@@ -147,7 +159,7 @@ def local_embeddings(settings: Settings) -> Embeddings:
     return embeddings
 
 
-def openai_embeddings(settings: Settings) -> Embeddings:
+def openai_embeddings(settings: Settings) -> TextEmbeddings:
     """OpenAI embeddings, or any compatible server at PAPERBOY_EMBEDDING_BASE_URL or OPENAI_BASE_URL."""
     from langchain_openai import OpenAIEmbeddings
 
@@ -173,7 +185,7 @@ class EmbeddingProvider(NamedTuple):
     imports neither LangChain nor ONNX Runtime), and the function that builds its model."""
 
     model_id: Callable[[Settings], str]
-    embeddings: Callable[[Settings], Embeddings]
+    embeddings: Callable[[Settings], TextEmbeddings]
 
 
 EMBED: dict[str, EmbeddingProvider] = {
