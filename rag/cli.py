@@ -674,11 +674,11 @@ def app_path() -> Path:
 
 
 def streamlit_argv(app: Path, host: str, port: int) -> list[str]:
-    """`streamlit run` for the app: no browser opened, no usage statistics, uploads capped like the readers."""
+    """`streamlit run` for the app, through ui/server.py (which imports the app's modules first): no
+    browser opened, no usage statistics, uploads capped like the readers."""
     return [
         sys.executable,
-        "-m",
-        "streamlit",
+        str(app.with_name("server.py")),
         "run",
         str(app),
         "--server.address",

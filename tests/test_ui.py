@@ -88,8 +88,8 @@ def test_ui_help_names_its_options() -> None:
 
 def test_streamlit_command_binds_loopback_and_opens_no_browser() -> None:
     argv = cli_module.streamlit_argv(cli_module.app_path(), "127.0.0.1", 8599)
-    assert argv[1:5] == ["-m", "streamlit", "run", str(APP)]
-    options = dict(zip(argv[5::2], argv[6::2], strict=True))
+    assert argv[1:4] == [str(APP.with_name("server.py")), "run", str(APP)]
+    options = dict(zip(argv[4::2], argv[5::2], strict=True))
     assert options == {
         "--server.address": "127.0.0.1",
         "--server.port": "8599",

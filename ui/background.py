@@ -109,9 +109,16 @@ class DayBriefing:
     """
 
     def __init__(
-        self, day: date, catalog: Catalog, open_store: Callable[[], Store], chat: SharedChat, cache_dir: Path
+        self,
+        day: date,
+        catalog: Catalog,
+        open_store: Callable[[], Store],
+        chat: SharedChat,
+        cache_dir: Path,
+        settle_s: float = 0.0,
     ) -> None:
         self.day = day
+        self._settle_s = settle_s
         self.papers = catalog.papers(day)
         self.digest: Digest | None = None
         self.model: str | None = None
@@ -120,12 +127,16 @@ class DayBriefing:
         self._chat = chat
         self._cache_dir = cache_dir
         self._stop = threading.Event()
+        self._starting = threading.Lock()  # several sessions may open the day at once
         self._thread = threading.Thread(target=self._run, name=f"briefing-{day}", daemon=True)
 
     def start(self) -> DayBriefing:
-        """Start the background work; returns self."""
-        _briefings.add(self)
-        self._thread.start()
+        """Start the background work, unless it has started; returns self. Its first act is to wait
+        settle_s (see ui.resources.briefing)."""
+        with self._starting:
+            if self._thread.ident is None:
+                _briefings.add(self)
+                self._thread.start()
         return self
 
     def stop(self) -> None:
@@ -138,8 +149,8 @@ class DayBriefing:
 
     @property
     def working(self) -> bool:
-        """True while topics or explainers are still being written."""
-        return self._thread.is_alive()
+        """True until the topics and explainers are written (also before the work has started)."""
+        return self._thread.ident is None or self._thread.is_alive()
 
     @property
     def explainers(self) -> dict[str, Explainer]:
@@ -147,6 +158,8 @@ class DayBriefing:
         return {pid: e for topic in self.digest.topics for pid, e in topic.explainers.items()} if self.digest else {}
 
     def _run(self) -> None:
+        if self._stop.wait(self._settle_s):
+            return
         with background_work():
             self._write()
 

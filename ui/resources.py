@@ -44,7 +44,14 @@ def chat() -> SharedChat:
     return SharedChat(settings())
 
 
+# The Today page starts the day's work once it has sent its cards, and the work waits this long more:
+# its first seconds (importing Chroma and LangChain, which hold the interpreter and a core) slowed
+# the browser drawing the cards by about a second (bench/ui.py, README).
+BRIEFING_SETTLE_S = 1.5
+
+
 @st.cache_resource(show_spinner=False, on_release=DayBriefing.stop)
 def briefing(day: date) -> DayBriefing:
-    """The day's topics and explainers, written once per process in the background, whoever opens the day."""
-    return DayBriefing(day, catalog(), store, chat(), settings().cache_dir).start()
+    """The day's topics and explainers, written once per process in the background, whoever opens the
+    day; the Today page starts the work after drawing its papers."""
+    return DayBriefing(day, catalog(), store, chat(), settings().cache_dir, BRIEFING_SETTLE_S)

@@ -175,6 +175,7 @@ def render() -> None:
     refreshing = briefing.working
     # A fragment reruns alone: cards fill in as explainers arrive, without redrawing the picker and search box.
     st.fragment(run_every=REFRESH_S if refreshing else None)(show_day)(briefing, query.strip(), order, refreshing)
+    briefing.start()  # after the cards: see DayBriefing.start
 
 
 render()
