@@ -607,10 +607,12 @@ def cli_model() -> None:
 
 def _service_json(settings: Settings) -> dict[str, Any]:
     from rag.model_service import idle_seconds, read_state
+    from rag.resident import resident_pid
 
     state = read_state(settings)
+    resident = {"resident_pid": resident_pid(settings)}
     if state is None:
-        return {"running": False}
+        return {"running": False, **resident}
     idle = idle_seconds(settings)
     return {
         "running": True,
@@ -619,19 +621,23 @@ def _service_json(settings: Settings) -> dict[str, Any]:
         "model": state.model_name,
         "idle_seconds": None if idle is None else round(idle),
         "keep_alive_seconds": state.keep_alive_s,
+        **resident,
     }
 
 
 def _print_service(status: dict[str, Any], as_json: bool) -> None:
     if as_json:
         _echo_json(status)
-    elif not status["running"]:
+        return
+    if not status["running"]:
         click.echo("The local model service is not running; the next command that needs it starts it.")
     else:
         click.echo(
             f"{status['model']} on {status['url']} (pid {status['pid']}), idle {status['idle_seconds']} s; "
             f"stops after {status['keep_alive_seconds']} s idle."
         )
+    if status["resident_pid"]:
+        click.echo(f"A resident paperboy (pid {status['resident_pid']}) keeps ask, search and explain warm.")
 
 
 @cli_model.command(name="status")

@@ -281,7 +281,7 @@ def test_a_timeout_is_one_message_about_the_model_that_timed_out(local: bool) ->
 def test_model_status_and_stop_say_what_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAPERBOY_CACHE_DIR", str(tmp_path / "cache"))
     status = run_cli("model", "status", "--json")
-    assert status.exit_code == 0 and json.loads(status.output) == {"running": False}
+    assert status.exit_code == 0 and json.loads(status.output) == {"running": False, "resident_pid": None}
     assert "not running; the next command that needs it starts it" in run_cli("model", "status").output
     # A running service (this test process stands in for it) is shown, then stopped by its pid.
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

@@ -151,8 +151,10 @@ def test_stopping_the_caller_stops_its_command(how: str, sample_store: Path, cac
         stub.stop()
 
 
-def test_model_stop_stops_the_resident(cache: Path) -> None:
+def test_model_status_shows_the_resident_and_model_stop_stops_it(cache: Path) -> None:
     pid = _started(cache)
+    status = subprocess.run([str(PAPERBOY), "model", "status", "--json"], env=_caller_env(cache), capture_output=True)
+    assert json.loads(status.stdout) == {"running": False, "resident_pid": pid}
     stopped = subprocess.run([str(PAPERBOY), "model", "stop"], env=_caller_env(cache), capture_output=True)
     assert stopped.returncode == 0
     _wait_for(lambda: not _running(pid), 10)
