@@ -49,6 +49,7 @@ from rag import providers
 from rag.embeddings import MiniLMEmbeddings
 from rag.ingest import ingest_files
 from rag.providers import MINILM_ID, EmbeddingProvider
+from rag.resident import stop_resident
 from rag.retrieval import retrieve
 from rag.settings import Settings
 from rag.store import Store, open_store, store_stats
@@ -168,7 +169,8 @@ def search_in_process(store: Store, asked: list[tuple[str, date, str]]) -> None:
 
 
 def search_cold(settings: Settings, asked: list[tuple[str, date, str]], repeat: int) -> None:
-    """`paperboy search` as a fresh process, as a user types it."""
+    """`paperboy search` as a fresh process, as a user types it, with no resident paperboy to run it."""
+    stop_resident(settings)
     for label, extra in (("all days", []), ("its day", ["--date", asked[0][1].isoformat()])):
         walls = [run(env_for(settings), "search", asked[i % len(asked)][0], *extra)[0] for i in range(repeat)]
         print(f"paperboy search cold, {label:<8}: median {statistics.median(walls):.2f} s (min {min(walls):.2f})")
