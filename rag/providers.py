@@ -1,8 +1,10 @@
 """Model providers by name, as llm's get_model(name): a new provider is one function and one dict entry.
 
 A provider is a function of the settings that builds its client, reading its own key variable with
-provider_key (OPENAI_API_KEY for OpenAI). PAPERBOY_CHAT_PROVIDER and PAPERBOY_EMBEDDING_PROVIDER
-name one; unset, the chat provider is openai when OPENAI_API_KEY is set, else local.
+provider_key (OPENAI_API_KEY for OpenAI); an embedding provider also says, without building
+anything, the id that names its vectors (EmbeddingProvider). PAPERBOY_CHAT_PROVIDER and
+PAPERBOY_EMBEDDING_PROVIDER name one; unset, the chat provider is openai when OPENAI_API_KEY is set,
+else local.
 
 Everything heavy (the openai SDK and LangChain's chat models, ~0.6 s of imports; httpx2; MiniLM)
 loads inside the functions, so the settings can check a provider's name against CHAT and EMBED at
