@@ -4,7 +4,7 @@ starts at once.
 Importing what `ask` runs (LangChain's OpenAI client, Chroma, ONNX Runtime) takes ~2 s that hold the
 GIL, which no thread can hide. So the first command that uses the local model (or `paperboy model
 start`) also starts this process, detached like the model service: it imports those modules once and
-waits on a Unix socket in the model service's folder. A later `ask`, `search` or `explain` connects
+waits on a Unix socket in the cache dir. A later `ask`, `search` or `explain` connects
 and hands over its arguments, working dir, environment, umask and its stdin, stdout and stderr
 (SCM_RIGHTS); the resident forks a child that runs the same `rag.cli.main` the command would have run
 itself, writing straight to the caller's terminal or pipe. The caller relays its signals to that
@@ -89,8 +89,8 @@ def main() -> None:
 
 
 def resident_dir(cache_dir: Path) -> Path:
-    """The resident's socket, pid and log live beside the model service's files."""
-    return cache_dir / "model-service"
+    """The resident's socket, pid and log."""
+    return cache_dir / "resident"
 
 
 def _install_tag() -> str:

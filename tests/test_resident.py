@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from rag import model_service
 from rag.resident import code_fingerprint, resident_dir, resident_pid, start_resident, stop_resident
 from rag.settings import Settings
 from tests.conftest import ROOT
@@ -59,14 +60,6 @@ def _started(cache: Path, env: dict[str, str] | None = None) -> int:
         os.environ.update(keep)
     _wait_for(lambda: "imported the answer path" in _log(cache))
     return int(re.search(r"resident (\d+): imported", _log(cache)).group(1))  # type: ignore[union-attr]
-
-
-def _running(pid: int) -> bool:
-    """Whether pid runs (a zombie the test process has not reaped does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _caller_env(cache: Path, **more: str) -> dict[str, str]:
@@ -123,7 +116,7 @@ def test_a_resident_whose_code_changed_on_disk_stops_and_the_command_runs_itself
     assert before.returncode == after.returncode == 0
     assert json.loads(before.stdout) == json.loads(after.stdout)
     assert _log(cache).count("ran search") == 1  # the first, not the one after the edit
-    _wait_for(lambda: not _running(pid), 10)
+    _wait_for(lambda: not model_service._alive(pid), 10)
 
 
 @pytest.mark.parametrize("how", ["SIGTERM to the caller", "SIGKILL of the caller"])
@@ -157,6 +150,6 @@ def test_model_status_shows_the_resident_and_model_stop_stops_it(cache: Path) ->
     assert json.loads(status.stdout) == {"running": False, "resident_pid": pid}
     stopped = subprocess.run([str(PAPERBOY), "model", "stop"], env=_caller_env(cache), capture_output=True)
     assert stopped.returncode == 0
-    _wait_for(lambda: not _running(pid), 10)
+    _wait_for(lambda: not model_service._alive(pid), 10)
     assert resident_pid(Settings(cache_dir=cache)) is None
     assert not list(resident_dir(cache).glob("*.sock"))
