@@ -71,6 +71,11 @@ def shown(at: AppTest) -> str:
     return "\n".join(str(element.value) for kind in kinds for element in getattr(at, kind))
 
 
+def abstracts(at: AppTest) -> list:
+    """Each card's folded "Original abstract", in page order."""
+    return [box for box in at.expander if box.label == "Original abstract"]
+
+
 def progress_text(at: AppTest) -> str:
     """The progress bar's label."""
     return " ".join(bar.proto.text for bar in at.get("progress"))
@@ -167,13 +172,13 @@ def test_today_groups_the_day_by_topic_and_explains_in_the_background(sample_sto
     at = open_app("today")
     assert not at.exception
     assert [box.value for box in at.selectbox] == [DAY]
-    assert len(at.toggle) == 45
+    assert len(abstracts(at)) == 45
     at = _until_grouped(at)
     headers = [h.value for h in at.subheader]
     assert 2 <= len(headers) <= 8
     assert sum(int(h.rsplit("(", 1)[1].rstrip(")")) for h in headers) == 45
     assert not any(h.startswith(TOPIC_NAME) for h in headers)
-    assert len(at.toggle) == 45  # one card (with its abstract toggle) per paper
+    assert len(abstracts(at)) == 45  # one card (with its abstract) per paper
     assert int(progress_text(at).split("/")[0]) <= 1
 
     model_free.set()
@@ -207,24 +212,24 @@ def test_background_explainers_wait_while_a_user_waits_for_an_answer(
     assert briefing.digest is not None and {t.name for t in briefing.digest.topics} == {TOPIC_NAME}
 
 
-def test_today_abstract_toggle_and_search(sample_store: Path, chat: ScriptedChat) -> None:
+def test_today_cards_fold_their_abstracts_and_search(sample_store: Path, chat: ScriptedChat) -> None:
     chat.script = [topic_or_explainer]
     at = open_app("today")
-    first = at.toggle[0]
-    paper = next(
-        p for p in open_store(Settings(data_dir=sample_store)).catalog.papers(DAY) if first.key == f"abstract-{p.id}"
-    )
-    opening = paper.abstract.split(". ")[0][:40]
-    assert opening not in shown(at)
-    first.set_value(True).run()
-    assert opening in shown(at)
+    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    papers = open_store(Settings(data_dir=sample_store)).catalog.papers(DAY)
+    for title, folded in zip(titles, abstracts(at), strict=True):
+        # Each card's abstract is its own paper's, folded under the card's explainer (or its wait).
+        paper = next(p for p in papers if p.title.split(":")[0][:30] in title)
+        assert paper.abstract.split(". ")[0][:40] in folded.markdown[0].value
+        assert not folded.proto.expanded
+    assert sum(c.value == "Explainer on its way..." for c in at.caption) == len(titles) == 45
 
     at.text_input(key="today_query").set_value("grokking").run()
     assert not at.exception
     assert "best matches for" in shown(at)
     cards = [m.value for m in at.markdown if m.value.startswith("**")]
     assert "Grokking" in cards[0]
-    assert len(at.toggle) == 10
+    assert len(abstracts(at)) == 10
 
 
 def test_today_on_an_empty_library_points_to_the_library_page() -> None:
@@ -253,7 +258,7 @@ def test_an_answer_streams_in_with_citation_chips_that_open_the_paper(sample_sto
     assert not at.exception
     assert "**Tutel: Adaptive Mixture-of-Experts at Scale**" in [m.value for m in at.markdown]
     assert any("upvotes" in c.value for c in at.caption)
-    assert at.toggle  # the card's abstract toggle
+    assert abstracts(at)  # the card's folded abstract
     assert len(at.session_state["answers"]) == 1
 
 

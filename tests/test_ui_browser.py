@@ -202,7 +202,7 @@ def test_the_app_requests_nothing_off_the_machine(tmp_path: Path, sample_store_d
     with running_app(tmp_path / "ui.log", env) as url:
         _open(page, url, "Today")
         _idle(page)
-        # Its own card's toggle: the cards reorder into topics when the digest is ready, so the first
+        # Its own card's abstract: the cards reorder into topics when the digest is ready, so the first
         # card on the page need not be the most upvoted one. The regex is case-sensitive, unlike a string.
         _card(page, re.compile("Tracking Pixels")).get_by_text("Original abstract").click()
         page.get_by_text("Tracking pixels load in 12 of 40 readers").first.wait_for(timeout=30_000)
@@ -224,11 +224,12 @@ def test_the_app_requests_nothing_off_the_machine(tmp_path: Path, sample_store_d
 
 def _card_titles(page) -> list[str]:
     """The titles of the cards shown in the main list (not folded away), top to bottom: each card has one
-    "Original abstract" toggle, and its block's first bold text is the title."""
+    "Original abstract" expander, and its block's first bold text is the title."""
     return page.evaluate(
-        """() => [...document.querySelectorAll('[data-testid=stMainBlockContainer] [data-testid=stCheckbox]')]
-            .filter(toggle => !toggle.closest('[data-testid=stExpander]'))
-            .map(toggle => toggle.closest('[data-testid=stVerticalBlock]').querySelector('strong'))
+        """() => [...document.querySelectorAll('[data-testid=stMainBlockContainer] [data-testid=stExpander]')]
+            .filter(box => box.querySelector('summary').textContent.endsWith('Original abstract'))
+            .filter(box => !box.parentElement.closest('[data-testid=stExpander]'))
+            .map(box => box.closest('[data-testid=stVerticalBlock]').querySelector('strong'))
             .filter(Boolean).map(title => title.innerText.trim())"""
     )
 

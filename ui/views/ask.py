@@ -76,7 +76,7 @@ def show_citations(answer: Answer, key: str) -> None:
     paper = store.catalog.paper(by_number[chosen].paper_id)
     model = resources.chat().name
     explainer = cached_explainer(paper, store.catalog, model) if model else None
-    paper_card(paper, explainer, key=f"{key}-{chosen}", waiting="No explainer yet; the Today page writes them.")
+    paper_card(paper, explainer, waiting="No explainer yet; the Today page writes them.")
 
 
 def show_sources(answer: Answer) -> None:

@@ -77,7 +77,6 @@ def _card(briefing: DayBriefing, paper: Paper, key: str, marked: Marks, note: st
     paper_card(
         paper,
         briefing.explainers.get(paper.id),
-        key=key,
         waiting=waiting,
         note=note,
         actions=lambda: card_actions(paper, key, marked),
