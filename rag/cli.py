@@ -27,13 +27,13 @@ from rag.cli_shared import parse_day as _day
 from rag.errors import PaperboyError, storage_failure
 from rag.models import DayRange
 from rag.retrieval import MODES
-from rag.settings import Settings, get_settings
 from rag.sources import MAX_BYTES, READERS, ReadOptions, utc_today
 
 if TYPE_CHECKING:
     from rag.chains import ModelCalls
     from rag.digest import Digest
     from rag.models import Answer, Explainer, IngestReport, Paper
+    from rag.settings import Settings
     from rag.store import Store
 
 
@@ -45,9 +45,9 @@ class PaperboyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (PaperboyError, OSError) as ex:
-            # PAPERBOY_DEBUG as the settings read it (environment or .env); settings that failed to load are
-            # a one-line SettingsError whatever it says.
-            debug = isinstance(ctx.obj, Settings) and ctx.obj.debug
+            # PAPERBOY_DEBUG as the settings read it (environment or .env); settings that failed to load
+            # (ctx.obj still None) are a one-line SettingsError whatever it says.
+            debug = getattr(ctx.obj, "debug", False)
             if debug or isinstance(ex, BrokenPipeError | ConnectionError):
                 raise
             error = storage_failure(ex, ex.filename or "a file") if isinstance(ex, OSError) else ex
@@ -99,6 +99,9 @@ class WaitNotice:
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Paperboy: ask questions across the day's papers, with answers that cite them."""
+    # Imported here: pydantic-settings takes ~0.1 s to import, which `paperboy --help` need not pay.
+    from rag.settings import get_settings
+
     ctx.obj = get_settings()
 
 
@@ -731,12 +734,13 @@ def main() -> None:
     save (the catalog commits as it goes; files are written whole). A process that wrote leaves the
     orderly way.
     """
-    from rag.store import index_written
-
     try:
         cli()
     except SystemExit as done:
-        if isinstance(done.code, int | None) and not index_written():
+        # A command that never imported the store wrote nothing to it (and `--help` need not import it).
+        store = sys.modules.get("rag.store")
+        written = store is not None and store.index_written()
+        if isinstance(done.code, int | None) and not written:
             try:
                 sys.stdout.flush()
                 sys.stderr.flush()

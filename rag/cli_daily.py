@@ -6,13 +6,16 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from rag.cli_shared import digest_order_option, echo_json, parse_day
 from rag.daily import EXIT_CODES
-from rag.settings import Settings
 from rag.sources import utc_today
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 

@@ -14,10 +14,10 @@ import click
 
 from rag.catalog import Catalog, KeywordKind, Mark
 from rag.cli_shared import echo_json, parse_day
-from rag.settings import Settings
 
 if TYPE_CHECKING:
     from rag.models import Paper
+    from rag.settings import Settings
 
 
 def _keywords(settings: Settings, kind: KeywordKind, keywords: tuple[str, ...], remove: bool, as_json: bool) -> None:

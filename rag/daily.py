@@ -24,11 +24,11 @@ from rag.catalog import Catalog
 from rag.errors import FetchError, PaperboyError
 from rag.locks import try_lock, write_atomically
 from rag.models import STRICT, Paper
-from rag.settings import Settings
 
 if TYPE_CHECKING:
     from rag.chains import ModelCalls
     from rag.digest import Digest
+    from rag.settings import Settings
     from rag.store import Store
 
 STEPS = ("fetch", "ingest", "explain", "topics", "digest", "email")
