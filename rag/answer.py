@@ -439,19 +439,25 @@ def abstain(sources: list[Source], reason: str, notes: Sequence[str] = ()) -> Dr
     return Draft(CANNOT_ANSWER, sources, [], reason, notes)
 
 
+def _subject_names(subject: str) -> list[str]:
+    """ "Multi-Student Distillation (MSD)" is looked for whole and as MSD; "standard LoRA" also as LoRA."""
+    bare = re.sub(r"\s*\([^)]*\)", "", subject)
+    names = [subject, *re.findall(r"\(([^)]+)\)", subject), bare, re.sub(r"^(?:[a-z-]+\s+)+(?=[A-Z0-9])", "", bare)]
+    return list(dict.fromkeys(n.strip() for n in names if len(n.strip()) >= 2))
+
+
+def _name_rank(subject: str, paper: Paper) -> int:
+    """0 when the title names the subject, 1 when only the abstract does, else 2."""
+    names = _subject_names(subject)
+    if any(_named_in(n, paper.title) for n in names):
+        return 0
+    return 1 if any(_named_in(n, paper.abstract) for n in names) else 2
+
+
 def by_name(subject: str, hits: list[Hit]) -> list[Hit]:
     """Hits whose title names the subject first, then those whose abstract does, then the rest, each
-    in retrieval order. "Multi-Student Distillation (MSD)" is looked for whole and as MSD."""
-    names = [subject, *re.findall(r"\(([^)]+)\)", subject), re.sub(r"\s*\([^)]*\)", "", subject)]
-    names = [n.strip() for n in names if len(n.strip()) >= 2]
-
-    def rank(hit: Hit) -> int:
-        paper = hit.chunk.paper
-        if any(_named_in(n, paper.title) for n in names):
-            return 0
-        return 1 if any(_named_in(n, paper.abstract) for n in names) else 2
-
-    return sorted(hits, key=rank)
+    in retrieval order."""
+    return sorted(hits, key=lambda hit: _name_rank(subject, hit.chunk.paper))
 
 
 def about_the_question(question: str, draft: Draft) -> Draft:
@@ -546,11 +552,19 @@ class Asker:
             chosen: dict[str, Hit] = {}
             for subject in compared.subjects:
                 fresh = [h for h in retrieve_hits(subject, COMPARE_CANDIDATES) if h.chunk.paper.id not in chosen]
-                if fresh:
-                    best = by_name(subject, fresh)[0]
-                    chosen[best.chunk.paper.id] = best
+                if not fresh:
+                    continue
+                best = by_name(subject, fresh)[0]
+                # "How does MoS differ from standard LoRA?": no other paper's title names LoRA and MoS's
+                # abstract does, so LoRA is MoS's baseline, not a paper of the day to set beside it.
+                if _name_rank(subject, best.chunk.paper) > 0 and any(
+                    _name_rank(subject, hit.chunk.paper) < 2 for hit in chosen.values()
+                ):
+                    continue
+                chosen[best.chunk.paper.id] = best
             if len(chosen) >= 2:
                 return list(chosen.values())
+            return list(chosen.values())[:1]  # one paper, set beside what its own abstract discusses
         topic = compared.subjects[0] if compared and compared.subjects else question
         return by_name(topic, retrieve_hits(topic, COMPARE_CANDIDATES))[:count]
 
@@ -668,6 +682,10 @@ class Asker:
         many = kind in ("list", "summary")
         k = k or (self.settings.list_candidates if many else self.settings.answer_papers)
         hits = self.compared_hits(standalone, retrieve_hits) if kind == "compare" else retrieve_hits(standalone, k)
+        if kind == "compare" and len(hits) == 1:
+            # A comparison with what only one paper discusses is a question about that paper.
+            kind = "open"
+            hits = retrieve_hits(standalone, k)
         retrieved = time.perf_counter()
         if not hits or self._weak(hits):
             draft = abstain([], "no paper matches the question well")

@@ -692,6 +692,21 @@ def test_a_comparison_cites_every_compared_paper(library: Library) -> None:
     assert "GVGEN" in shown and "5.75x" in shown
 
 
+def test_a_comparison_asked_in_other_words_cites_both_papers(library: Library) -> None:
+    reply = "GVGEN generates an object in about 7 seconds on one GPU [1]."
+    answer, _ = ask(library, "What distinguishes GVGEN from Rolling Forcing?", reply)
+    assert answer.kind == "compare" and not answer.abstained
+    assert {c.paper_id for c in answer.citations} == {"2403.12957", "2510.00005"}
+
+
+def test_a_comparison_with_a_baseline_the_paper_discusses_is_a_question_about_that_paper(library: Library) -> None:
+    # No paper of the day is about score distillation; GVGEN's abstract names it as what it beats.
+    reply = "GVGEN beats the score distillation methods in quality [1]."
+    answer, _ = ask(library, "How does GVGEN differ from the score distillation methods?", reply)
+    assert answer.kind == "open" and not answer.abstained
+    assert [c.paper_id for c in answer.citations] == ["2403.12957"]
+
+
 def test_a_summary_lists_each_matching_paper_with_a_gist(library: Library) -> None:
     def judge(messages: list[BaseMessage]) -> str:
         paper = str(messages[-1].content).split("Question:")[0]
