@@ -17,14 +17,24 @@ Kind = Literal["single", "open", "compare", "list", "summary"]
 KINDS: tuple[Kind, ...] = ("single", "open", "compare", "list", "summary")
 
 _SUMMARY = re.compile(
-    r"^\s*(?:please\s+)?(?:summari[sz]e|give (?:me )?(?:an? )?(?:overview|summary|rundown)|overview)\b"
-    r"|\bwhat(?:'s| is| are)? (?:new|the gist)\b.*\bpapers?\b",
+    r"^\s*(?:please\s+)?(?:summari[sz]e|sum up|recap|overview"
+    r"|give (?:me )?(?:an? )?(?:overview|summary|rundown|recap))\b"
+    r"|^\s*(?:tell me about|brief me on)\b(?=.*\bpapers\b)"
+    r"|\bwhat(?:'s| is| are)? (?:new|the gist)\b.*\bpapers?\b|^\s*what(?:'s| is) new (?:in|on|about|with)\b"
+    r"|^\s*what are (?:today's |the )?papers (?:on|about|in) .+ about\b",
     re.I,
 )
+# "Summarise the Rolling Forcing paper": a summary of one paper is an explanation of it.
+_ONE_PAPER = re.compile(r"\bpaper\b(?!s)", re.I)
+_MANY_PAPERS = re.compile(r"\bpapers\b", re.I)
 # "papers on video generation", "papers that build benchmarks involving video".
-_SUMMARY_TOPIC = re.compile(r"\bpapers?\s+(?:(on|about|concerning|regarding|in)|that|which)\s+(.+?)[\s?.!]*$", re.I)
+_SUMMARY_TOPIC = re.compile(
+    r"\bpapers?\s+(?:(on|about|concerning|regarding|in)|that|which)\s+(.+?)(?:\s+about)?[\s?.!]*$", re.I
+)
 _LIST = re.compile(
-    r"^\s*(which|what|list|name|are there|find|show)\b[^?]*\bpapers\b|\bwhich of (?:the|today's) papers\b", re.I
+    r"^\s*(?:which|what|list|name|are there|find|show|any)\b[^?]*\bpapers\b|\bwhich of (?:the|today's) papers\b"
+    r"|^\s*papers (?:on|about|in|that|which)\b",
+    re.I,
 )
 _WHICH_PAPERS = re.compile(
     r"^\s*(?:which|what) (?:of (?:the|today's) )?papers\s+(?:(are|were|is)\b|(do|does|did)\b)?\s*", re.I
@@ -84,9 +94,15 @@ _COUNTS = {"two": 2, "three": 3, "2": 2, "3": 3}
 _OPEN = re.compile(
     r"^\s*(?:how|why|explain|describe|walk me through|in what way|what (?:is|are) the (?:main |key |core |central )?"
     r"(?:idea|intuition|insight|contribution|approach|mechanism|method|problem|motivation)s?\b"
-    r"|what (?:does|do|did) .+? (?:say|propose|argue|find|show|change|do)\b|what makes\b|what problem)",
+    r"|what (?:does|do|did) .+? (?:say|propose|argue|find|show|change|do)\b|what makes\b|what problem"
+    r"|tell me about\b|(?:can|could|would) you (?:please )?(?:explain|describe)\b|eli5\b|give me the (?:gist|idea)\b"
+    r"|what (?:is|are) (?:the )?(?:main |key )?(?:limitations?|novelty|takeaways?|strengths?|weaknesses?)\b"
+    r"|what (?:is|are) .+?(?:'|\u2019)s (?:main |key |core |central )?(?:idea|intuition|insight|contribution|approach|"
+    r"mechanism|method|novelty|limitation)s?\b)",
     re.I,
 )
+# "What is GVGEN?", "What are Grokking Tickets?": a name alone asks what the thing is (case matters here).
+_DEFINITION = re.compile(r"^\s*[Ww]hat (?:is|are) [A-Z0-9][\w.+-]*(?:\s+[A-Z0-9][\w.+-]*)*\s*\??\s*$")
 
 
 # "How many established medical datasets does ...": the words between "how many" and the verb.
@@ -171,7 +187,8 @@ def summary_topic(question: str) -> Topic:
     the request ("Give me an overview of diffusion" -> 'diffusion') when it names no papers."""
     match = _SUMMARY_TOPIC.search(question)
     if not match:
-        rest = re.sub(r"^\s*(?:of|on|about)\s+", "", _SUMMARY.sub("", question, count=1), flags=re.I)
+        rest = re.sub(r"^\s*(?:of|on|about|in|with)\s+", "", _SUMMARY.sub("", question, count=1), flags=re.I)
+        rest = re.sub(r"\s+today\b.*$", "", rest, flags=re.I)  # "What's new in diffusion models today?"
         return Topic(rest.strip(" ?.!") or question, True)
     return Topic(match.group(2).strip(), bool(match.group(1)))
 
@@ -179,12 +196,12 @@ def summary_topic(question: str) -> Topic:
 def question_kind(question: str) -> Kind:
     """The answer shape the question asks for; a figure question is always a single answer."""
     if _SUMMARY.search(question):
-        return "summary"
+        return "open" if _ONE_PAPER.search(question) and not _MANY_PAPERS.search(question) else "summary"
     if comparison(question):
         return "compare"
     if is_list_question(question):
         return "list"
-    if not asks_for_a_figure(question) and _OPEN.search(question):
+    if not asks_for_a_figure(question) and (_OPEN.search(question) or _DEFINITION.match(question)):
         return "open"
     return "single"
 

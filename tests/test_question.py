@@ -23,6 +23,25 @@ from rag.question import Comparison, comparison, counted_thing, question_kind, s
         ("What papers propose federated learning algorithms?", "list"),
         ("Summarise today's papers on video generation.", "summary"),
         ("Give me an overview of the papers about robotics", "summary"),
+        # Other ways people ask (session 16): each once went to the one-fact path.
+        ("Any papers on robotics today?", "list"),
+        ("Papers on video generation?", "list"),
+        ("Tell me about today's papers on diffusion.", "summary"),
+        ("Sum up the papers about CTR prediction.", "summary"),
+        ("Brief me on the papers about grokking.", "summary"),
+        ("What's new in diffusion models today?", "summary"),
+        ("What are today's papers on reinforcement learning about?", "summary"),
+        ("Summarize the Rolling Forcing paper.", "open"),
+        ("What is GVGEN?", "open"),
+        ("Tell me about Rolling Forcing.", "open"),
+        ("Can you explain how Rolling Forcing works?", "open"),
+        ("What is Rolling Forcing's main contribution?", "open"),
+        ("What are the limitations of SlimFlow?", "open"),
+        ("Give me the gist of the Tutel paper.", "open"),
+        ("What is the speedup of Flex?", "single"),
+        ("What is the name of the model GVGEN builds on?", "single"),
+        ("Is there a paper on federated learning?", "single"),
+        ("What do the papers on diffusion say about speed?", "list"),
     ],
 )
 def test_question_kind(question: str, kind: str) -> None:
@@ -82,6 +101,16 @@ def test_comparison_finds_what_is_compared(question: str, expected: Comparison |
             "Does this paper build benchmarks involving video?",
         ),
         ("Give me an overview of diffusion", "papers on diffusion", "Is this paper about diffusion?"),
+        (
+            "What's new in diffusion models today?",
+            "papers on diffusion models",
+            "Is this paper about diffusion models?",
+        ),
+        (
+            "What are today's papers on reinforcement learning about?",
+            "papers on reinforcement learning",
+            "Is this paper about reinforcement learning?",
+        ),
     ],
 )
 def test_summary_topic(question: str, heading: str, check: str) -> None:
