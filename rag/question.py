@@ -44,41 +44,30 @@ _SUBJECT_END = r"(?:\s*[:;?.!]|,|\s+(?:in|on|when|for|at|regarding)\b|$)"
 # "Compare A and B: ...", "How do A and B differ ...", "the difference between A and B", "A vs B", and the
 # other ways people set two named papers side by side ("What distinguishes A from B?", "A or B: which ...").
 _COMPARE_PAIR = [
-    re.compile(
+    re.compile(pattern, re.I)
+    for pattern in (
         r"^\s*(?:compare|contrast)\s+(?:the\s+)?(.+?)\s+(?:and|with|to|against|vs\.?|versus)\s+(.+?)(?:\s*[:;?]|,|$)",
-        re.I,
-    ),
-    # "How do A and B differ", "In what ways do A and B differ", "Tell me how A and B compare".
-    re.compile(r"\b(?:how|in what ways?) (?:(?:do|does|did) )?(.+?) and (.+?) (?:differ|compare)\b", re.I),
-    re.compile(
+        # "How do A and B differ", "In what ways do A and B differ", "Tell me how A and B compare".
+        r"\b(?:how|in what ways?) (?:(?:do|does|did) )?(.+?) and (.+?) (?:differ|compare)\b",
         r"\b(?:differences?|similarit(?:y|ies)|commonalit(?:y|ies))(?: and (?:differences?|similarities))?"
         rf" (?:between|of) (?:the\s+)?(.+?) and (.+?){_SUBJECT_END}",
-        re.I,
-    ),
-    re.compile(r"^\s*(?:how (?:does|do) )?(.+?)\s+(?:vs\.?|versus)\s+(.+?)(?:\s*[:;?]|,|$)", re.I),
-    # "Video-Infinity and LongVA both deal with long videos. How does each approach it?"
-    re.compile(r"^\s*(?:(?:do|does|did|how do|how did)\s+)?(.+?) and (.+?) both\b", re.I),
-    # "What do RL-PLUS and the chain-of-thought mirage paper each say limits reasoning?"
-    re.compile(r"^\s*(?:what|how|why) (?:do|did) (.+?) and (.+?) each\b", re.I),
-    re.compile(rf"^\s*what (?:distinguishes|sets apart|separates) (.+?) from (.+?){_SUBJECT_END}", re.I),
-    re.compile(
-        rf"^\s*(?:how|in what ways?) (?:is|are|was|were) (.+?) (?:different|distinct) from (.+?){_SUBJECT_END}", re.I
-    ),
-    re.compile(
+        r"^\s*(?:how (?:does|do) )?(.+?)\s+(?:vs\.?|versus)\s+(.+?)(?:\s*[:;?]|,|$)",
+        # "Video-Infinity and LongVA both deal with long videos. How does each approach it?"
+        r"^\s*(?:(?:do|does|did|how do|how did)\s+)?(.+?) and (.+?) both\b",
+        # "What do RL-PLUS and the chain-of-thought mirage paper each say limits reasoning?"
+        r"^\s*(?:what|how|why) (?:do|did) (.+?) and (.+?) each\b",
+        rf"^\s*what (?:distinguishes|sets apart|separates) (.+?) from (.+?){_SUBJECT_END}",
+        rf"^\s*(?:how|in what ways?) (?:is|are|was|were) (.+?) (?:different|distinct) from (.+?){_SUBJECT_END}",
         r"^\s*(?:how|in what ways?) (?:does|do|did) (.+?) (?:differ from|compare (?:to|with|against)) "
         rf"(.+?){_SUBJECT_END}",
-        re.I,
-    ),
-    re.compile(rf"^\s*(?:is|are) (.+?) (?:similar|comparable) to (.+?){_SUBJECT_END}", re.I),
-    re.compile(r"^\s*what do (.+?) and (.+?) have in common\b", re.I),
-    # "Which is faster, A or B?", "A or B: which needs less compute?", "Between A and B, which ...?"
-    re.compile(
+        rf"^\s*(?:is|are) (.+?) (?:similar|comparable) to (.+?){_SUBJECT_END}",
+        r"^\s*what do (.+?) and (.+?) have in common\b",
+        # "Which is faster, A or B?", "A or B: which needs less compute?", "Between A and B, which ...?"
         r"^\s*which(?: (?:one|paper|method|approach|model|system))?(?: (?:is|was|does|did|has|needs|uses|gets|runs|"
         r"scores|reaches)\b(?: [\w-]+){0,4})?,\s*(.+?) or (.+?)(?:\s*[?.!]|,|$)",
-        re.I,
-    ),
-    re.compile(r"^\s*(.+?) or (.+?)\s*[:,]\s*which\b", re.I),
-    re.compile(r"^\s*between (.+?) and (.+?),\s*which\b", re.I),
+        r"^\s*(.+?) or (.+?)\s*[:,]\s*which\b",
+        r"^\s*between (.+?) and (.+?),\s*which\b",
+    )
 ]
 # "How does GVGEN's approach differ from Rolling Forcing's?": the subjects are GVGEN and Rolling Forcing.
 _POSSESSIVE = re.compile(r"(?:'|\u2019)s(?:\s.*)?$")
