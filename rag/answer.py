@@ -76,6 +76,10 @@ LIST_SENTENCES = 3
 COMPARE_SENTENCES = 3
 # Papers looked at for each name a comparison gives, before the one that is called so is taken.
 COMPARE_CANDIDATES = 8
+# A sentence of a paragraph whose content words are mostly (this share) in one sentence before it says
+# nothing new: the 1.5B model sometimes writes its first sentence twice in other order. Set once, not
+# tuned: two sentences about different papers or steps share far fewer.
+REPEATED_SHARE = 0.8
 PROMPT_OF_KIND: dict[Kind, str] = {
     "single": "answer",
     "open": "open",
@@ -411,6 +415,10 @@ def cited_sentences(
         if why:
             notes.append(f"dropped sentence ({why}): {sentence}")
             problem = problem or why
+            continue
+        words = content_words(without_markers(text))
+        if any(len(words & content_words(without_markers(earlier))) >= REPEATED_SHARE * len(words) for earlier in kept):
+            notes.append(f"dropped sentence (repeats an earlier one): {sentence}")
             continue
         notes.extend(sentence_notes)
         kept.append(text)

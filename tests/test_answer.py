@@ -675,6 +675,20 @@ def test_an_open_question_gets_a_paragraph_with_every_sentence_cited(library: Li
     assert any("60" in note for note in answer.notes)
 
 
+def test_an_open_answer_says_each_thing_once(library: Library) -> None:
+    reply = (
+        "Rolling Forcing streams long videos from a diffusion model in real time [1]. "
+        "It uses Rolling Forcing to stream long videos in real time from a diffusion model [1]. "
+        "Error accumulation is reduced by joint denoising [1]."
+    )
+    answer, _ = ask(library, "How does Rolling Forcing reduce error accumulation?", reply)
+    assert answer.answer == (
+        "Rolling Forcing streams long videos from a diffusion model in real time [1]. "
+        "Error accumulation is reduced by joint denoising [1]."
+    )
+    assert any(note.startswith("dropped sentence (repeats an earlier one)") for note in answer.notes)
+
+
 def test_an_open_answer_with_nothing_grounded_abstains_with_the_reason(library: Library) -> None:
     answer, _ = ask(library, "How does Rolling Forcing reduce error accumulation?", "It runs at 60 fps on Sora [1].")
     assert answer.abstained and answer.kind == "open"
