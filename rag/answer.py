@@ -572,7 +572,7 @@ class Asker:
                 chosen[best.chunk.paper.id] = best
             if len(chosen) >= 2:
                 return list(chosen.values())
-            return list(chosen.values())[:1]  # one paper, set beside what its own abstract discusses
+            return list(chosen.values())[:1]  # at most one paper, beside what its own abstract discusses
         topic = compared.subjects[0] if compared and compared.subjects else question
         return by_name(topic, retrieve_hits(topic, COMPARE_CANDIDATES))[:count]
 

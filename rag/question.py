@@ -25,7 +25,7 @@ _SUMMARY = re.compile(
     re.I,
 )
 # "Summarise the Rolling Forcing paper": a summary of one paper is an explanation of it.
-_ONE_PAPER = re.compile(r"\bpaper\b(?!s)", re.I)
+_ONE_PAPER = re.compile(r"\bpaper\b", re.I)
 _MANY_PAPERS = re.compile(r"\bpapers\b", re.I)
 # "papers on video generation", "papers that build benchmarks involving video".
 _SUMMARY_TOPIC = re.compile(
