@@ -454,9 +454,8 @@ def _subject_names(subject: str) -> list[str]:
     return list(dict.fromkeys(n.strip() for n in names if len(n.strip()) >= 2))
 
 
-def _name_rank(subject: str, paper: Paper) -> int:
-    """0 when the title names the subject, 1 when only the abstract does, else 2."""
-    names = _subject_names(subject)
+def _name_rank(names: list[str], paper: Paper) -> int:
+    """0 when the title names the subject (by any of its names), 1 when only the abstract does, else 2."""
     if any(_named_in(n, paper.title) for n in names):
         return 0
     return 1 if any(_named_in(n, paper.abstract) for n in names) else 2
@@ -465,7 +464,8 @@ def _name_rank(subject: str, paper: Paper) -> int:
 def by_name(subject: str, hits: list[Hit]) -> list[Hit]:
     """Hits whose title names the subject first, then those whose abstract does, then the rest, each
     in retrieval order."""
-    return sorted(hits, key=lambda hit: _name_rank(subject, hit.chunk.paper))
+    names = _subject_names(subject)
+    return sorted(hits, key=lambda hit: _name_rank(names, hit.chunk.paper))
 
 
 def about_the_question(question: str, draft: Draft) -> Draft:
@@ -563,10 +563,11 @@ class Asker:
                 if not fresh:
                     continue
                 best = by_name(subject, fresh)[0]
+                names = _subject_names(subject)
                 # "How does MoS differ from standard LoRA?": no other paper's title names LoRA and MoS's
                 # abstract does, so LoRA is MoS's baseline, not a paper of the day to set beside it.
-                if _name_rank(subject, best.chunk.paper) > 0 and any(
-                    _name_rank(subject, hit.chunk.paper) < 2 for hit in chosen.values()
+                if _name_rank(names, best.chunk.paper) > 0 and any(
+                    _name_rank(names, hit.chunk.paper) < 2 for hit in chosen.values()
                 ):
                     continue
                 chosen[best.chunk.paper.id] = best
