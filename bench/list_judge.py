@@ -12,6 +12,7 @@ the judge reads of each paper and how many retrieved papers it judges. Tune on d
 """
 
 import argparse
+import json
 import statistics
 import tempfile
 from collections.abc import Callable
@@ -119,12 +120,16 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=LIST_SENTENCES, help="sentences the list judge reads")
     parser.add_argument("--candidates", type=int, help="retrieved papers judged (default: the setting)")
     parser.add_argument("--misses", action="store_true", help="print each paper the shipped rule gets wrong")
+    parser.add_argument("--save", type=Path, help="write every judged paper as JSON lines, to score other rules")
     args = parser.parse_args()
     settings = get_settings()
     calls = ModelCalls(get_chat(settings), settings.cache_dir)
     rows = [
         row for path in suite_paths(args.suites) for row in judge_suite(path, calls, args.sentences, args.candidates)
     ]
+
+    if args.save:
+        args.save.write_text("".join(json.dumps(row._asdict()) + "\n" for row in rows))
 
     def show(label: str, rule: Rule) -> None:
         exact, n, precision, recall = score(rows, rule)
