@@ -1,11 +1,13 @@
-"""Benchmark the local model's parallel slots: the sample day's explainer requests at 1, 2 and 4 at once.
+"""Benchmark the local model's throughput: parallel slots, and drafting from the prompt (prompt lookup).
 
-Generation is memory-bound, so a batch of sequences may cost little more than one; prompt processing
-is compute-bound and does not gain. For each slot count this starts a llama.cpp server with that many
-slots sharing one window (kv_unified), sends the explainer prompt of every sample-day paper with as
-many requests in flight, and prints papers/s, the ratio to one slot, and the seconds of one lone
-question on that server (a person's answer must not get slower). Usage:
-    .venv/bin/python bench/slots.py [--papers 45] [--slots 1,2,4]
+Generation is memory-bound, so a batch of sequences, or a batch of drafted tokens checked at once,
+may cost little more than one token; prompt processing is compute-bound and does not gain. For each
+slot count, with prompt lookup off and on, this starts a llama.cpp server with that many slots sharing
+one window (kv_unified), sends the explainer prompt of every sample-day paper with as many requests
+in flight, and prints papers/s, the ratio to one slot without lookup (the service before either), the
+share of drafted tokens kept, and the seconds of one lone question on that server (a person's answer
+must not get slower). The first row is the baseline. Usage:
+    .venv/bin/python bench/slots.py [--papers 45] [--slots 1,2,4] [--lookup off,on]
 """
 
 import argparse
@@ -14,6 +16,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx2
 
@@ -40,21 +43,32 @@ def messages(title: str, abstract: str) -> list[dict[str, str]]:
     ]
 
 
-def complete(client: httpx2.Client, url: str, model: str, body: list[dict[str, str]], max_tokens: int) -> int:
-    """One chat completion; returns its completion tokens."""
+class Completed(NamedTuple):
+    """What one chat completion cost: tokens written, tokens drafted from the prompt, drafts kept."""
+
+    tokens: int
+    drafted: int
+    kept: int
+
+
+def complete(client: httpx2.Client, url: str, model: str, body: list[dict[str, str]], max_tokens: int) -> Completed:
+    """One chat completion, greedy as the pipeline's."""
     reply = client.post(
         f"{url}/chat/completions",
         json={"model": model, "messages": body, "max_tokens": max_tokens, "temperature": 0},
         timeout=600,
     )
     reply.raise_for_status()
-    return int(reply.json()["usage"]["completion_tokens"])
+    timings = reply.json().get("timings", {})
+    drafted, kept = timings.get("draft_n", 0), timings.get("draft_n_accepted", 0)
+    return Completed(int(reply.json()["usage"]["completion_tokens"]), drafted, kept)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=45)
     parser.add_argument("--slots", default="1,2,4")
+    parser.add_argument("--lookup", default="off,on", help="prompt lookup (self-speculative drafts) off, on or both")
     args = parser.parse_args()
     import xllamacpp
 
@@ -63,10 +77,13 @@ def main() -> None:
     model = model_file(settings)
     print(f"Machine: {cpu()}; {len(papers)} explainer prompts, up to {MAX_REPLY_TOKENS} tokens each")
     base = None
-    for slots in [int(s) for s in args.slots.split(",")]:
+    runs = [(int(slots), lookup == "on") for lookup in args.lookup.split(",") for slots in args.slots.split(",")]
+    for slots, lookup in runs:
         params = server_params(model, settings)
         params.n_parallel = slots
         params.kv_unified = True  # the slots share the one window instead of splitting it
+        if not lookup:
+            params.speculative.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_NONE]
         server = xllamacpp.Server(params)
         url = f"{server.listening_address}/v1"
         wait_until_ready(server.listening_address, 120)
@@ -78,19 +95,22 @@ def main() -> None:
                 complete(client, url, name, [{"role": "user", "content": QUESTION}], 60)
                 lone.append(time.perf_counter() - started)
 
-            def explain(paper: Paper, url: str = url, name: str = name) -> int:
+            def explain(paper: Paper, url: str = url, name: str = name) -> Completed:
                 return complete(client, url, name, messages(paper.title, paper.abstract), MAX_REPLY_TOKENS)
 
             started = time.perf_counter()
             with ThreadPoolExecutor(slots) as pool:
-                tokens = sum(pool.map(explain, papers))
+                done = list(pool.map(explain, papers))
             seconds = time.perf_counter() - started
         del server
         rate = len(papers) / seconds
         base = base or rate
+        drafted = sum(c.drafted for c in done)
+        kept = f"{sum(c.kept for c in done) / drafted:.0%} of {drafted} drafted tokens kept" if drafted else "no drafts"
         print(
-            f"{slots} slot(s): {seconds:.0f} s, {rate:.3f} papers/s ({rate / base:.2f}x one slot), "
-            f"{tokens / seconds:.1f} generated tok/s; a lone question {statistics.median(lone):.2f} s"
+            f"{slots} slot(s), lookup {'on' if lookup else 'off'}: {seconds:.0f} s, {rate:.3f} papers/s "
+            f"({rate / base:.2f}x the first row), {sum(c.tokens for c in done) / seconds:.1f} generated tok/s, "
+            f"{kept}; a lone question {statistics.median(lone):.2f} s"
         )
 
 

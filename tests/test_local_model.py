@@ -189,6 +189,15 @@ def test_local_server_answers_and_stops(tmp_path: Path, model_cache_dir: Path) -
         assert isinstance(answer.content, str)
         assert answer.content.strip()
         assert "".join(str(chunk.content) for chunk in llm.stream("Say hello.")).strip()
+        # Prompt lookup: a reply that repeats its prompt is drafted from it, and the model keeps drafts.
+        sentence = "Rolling Forcing keeps the key value states of the first frames as a global context anchor."
+        request = {"role": "user", "content": f"Repeat this sentence exactly, nothing else: {sentence}"}
+        reply = http.post(
+            f"{url}/chat/completions",
+            json={"model": name, "messages": [request], "max_tokens": 40, "temperature": 0},
+            timeout=120,
+        ).json()
+        assert reply["timings"]["draft_n_accepted"] > 0
     finally:
         server.stop()
     assert not server.running
