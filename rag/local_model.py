@@ -243,7 +243,7 @@ def server_params(model: Path, settings: Settings) -> Any:
     params.speculative.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
     params.speculative.ngram_simple.size_n = _LOOKUP_TOKENS
     params.speculative.ngram_simple.size_m = _DRAFT_TOKENS
-    params.speculative.draft.n_max = _DRAFT_TOKENS  # the general draft cap (3 here) would cut the run short
+    params.speculative.draft.n_max = _DRAFT_TOKENS  # the general draft cap, 3 by default here, may cut drafts short
     # fit_params sizes layers to free GPU memory by loading the model twice: 2.4 s -> 1.6 s without it.
     params.fit_params = False
     # 1 = errors only; 3 adds ~15 info lines per start and some per request.
