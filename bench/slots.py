@@ -4,9 +4,9 @@ Generation is memory-bound, so a batch of sequences, or a batch of drafted token
 may cost little more than one token; prompt processing is compute-bound and does not gain. For each
 slot count, with prompt lookup off and on, this starts a llama.cpp server with that many slots sharing
 one window (kv_unified), sends the explainer prompt of every sample-day paper with as many requests
-in flight, and prints papers/s, the ratio to one slot without lookup (the service before either), the
-share of drafted tokens kept, and the seconds of one lone question on that server (a person's answer
-must not get slower). The first row is the baseline. Usage:
+in flight, and prints papers/s, the ratio to the first row (by default one slot without lookup: the
+service before either), the share of drafted tokens kept, and the seconds of one lone question on
+that server (a person's answer must not get slower). Usage:
     .venv/bin/python bench/slots.py [--papers 45] [--slots 1,2,4] [--lookup off,on]
 """
 

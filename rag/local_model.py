@@ -182,12 +182,13 @@ _CACHE_RAM_MIB = 512
 # next tokens are often a run that already stands in the prompt. After each token the server looks
 # for its last _LOOKUP_TOKENS tokens earlier in the context and drafts the _DRAFT_TOKENS that followed
 # them there; the model checks a draft in one batch, which on a memory-bound CPU costs little more
-# than one token (2 cores: 12 tok/s generated, 78 tok/s read), and keeps the part it would have written
-# itself. Greedy decoding stays greedy: the words are the model's own, up to float rounding in batches.
-# On the dev days' 54 open and compare questions, 59% of drafted tokens were kept, generation went
-# 11.8 -> 16.2 tok/s and the p50 answer 11.3 -> 9.9 s. Explainers, written to paraphrase, keep a third
-# and take as long as before (bench/slots.py). 3 and 8 are prompt lookup's usual sizes; on four sample-day
-# questions 2-4 and 8-16 did about as well, and llama.cpp's default lookup of 12 tokens rarely matched.
+# than one token (this Xeon's 2 cores: 12 tok/s written, 78 tok/s read), and keeps the part it would
+# have written itself. Greedy decoding stays greedy: the words are the model's own, up to float
+# rounding in batches. On the dev days' 54 open and compare questions, 59% of drafted tokens were
+# kept, generation went 11.8 -> 16.2 tok/s and the p50 answer 11.3 -> 9.9 s. Explainers, written to
+# paraphrase, keep a third and take as long as before (bench/slots.py). 3 and 8 are prompt lookup's
+# usual sizes; on four sample-day questions 2-4 and 8-16 did about as well, and llama.cpp's default
+# lookup of 12 tokens rarely matched.
 _LOOKUP_TOKENS = 3
 _DRAFT_TOKENS = 8
 # Requests that set no max_tokens stop here (~40 s at 26 tok/s) instead of filling the whole window.
