@@ -461,10 +461,9 @@ def _name_rank(names: list[str], paper: Paper) -> int:
     return 1 if any(_named_in(n, paper.abstract) for n in names) else 2
 
 
-def by_name(subject: str, hits: list[Hit]) -> list[Hit]:
-    """Hits whose title names the subject first, then those whose abstract does, then the rest, each
-    in retrieval order."""
-    names = _subject_names(subject)
+def by_name(names: list[str], hits: list[Hit]) -> list[Hit]:
+    """Hits whose title names the subject (by any of its names, _subject_names) first, then those whose
+    abstract does, then the rest, each in retrieval order."""
     return sorted(hits, key=lambda hit: _name_rank(names, hit.chunk.paper))
 
 
@@ -562,8 +561,8 @@ class Asker:
                 fresh = [h for h in retrieve_hits(subject, COMPARE_CANDIDATES) if h.chunk.paper.id not in chosen]
                 if not fresh:
                     continue
-                best = by_name(subject, fresh)[0]
                 names = _subject_names(subject)
+                best = by_name(names, fresh)[0]
                 # "How does MoS differ from standard LoRA?": no other paper's title names LoRA and MoS's
                 # abstract does, so LoRA is MoS's baseline, not a paper of the day to set beside it.
                 if _name_rank(names, best.chunk.paper) > 0 and any(
@@ -571,11 +570,10 @@ class Asker:
                 ):
                     continue
                 chosen[best.chunk.paper.id] = best
-            if len(chosen) >= 2:
-                return list(chosen.values())
-            return list(chosen.values())[:1]  # at most one paper, beside what its own abstract discusses
+            # Fewer than two is at most one paper, set beside what its own abstract discusses: ask() answers it as open.
+            return list(chosen.values())
         topic = compared.subjects[0] if compared and compared.subjects else question
-        return by_name(topic, retrieve_hits(topic, COMPARE_CANDIDATES))[:count]
+        return by_name(_subject_names(topic), retrieve_hits(topic, COMPARE_CANDIDATES))[:count]
 
     def answer_compare(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
         """A sentence for each compared paper and one on how they differ; every compared paper cited."""
