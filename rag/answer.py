@@ -347,18 +347,25 @@ _SETTINGS = content_words(
 )
 
 
+_ONE = re.compile(r"\b(?:one|single|sole)\b", re.I)
+
+
 def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | None:
     """Why the answer's figure is not the quantity asked for, or None.
 
     "How many videos does VideoDR contain?" answered "6 semantic domains", and "What learning rate
     was used?" answered with a dataset size: each figure is in the paper, but counts or measures
-    something else. A count must count what was asked; a figure for "what <setting>" must come from
-    a sentence of the paper that names that setting.
+    something else. A count must be given and count what was asked; a figure for "what <setting>"
+    must come from a sentence of the paper that names that setting.
     """
     wanted = numbers_in(text)
+    thing = counted_thing(question)
+    # "How many tasks does VeriGUI contain?" answered "VeriGUI contains GUI task trajectories": a count
+    # asked for and none given is no answer ("one", "a single" are counts that numbers_in leaves out).
+    if thing and not wanted and not _ONE.search(text):
+        return f"the answer gives no count of {thing}"
     if not wanted:
         return None
-    thing = counted_thing(question)
     if thing and not counts_of(thing, text):
         return f"the answer's figure does not count {thing}"
     measure = content_words(" ".join(measured_thing(question))) & _SETTINGS

@@ -35,7 +35,8 @@ _NUMBER_WORD = re.compile(
 )
 # Capitalised words inside a sentence (not its first word): names of methods, datasets, places.
 _NAME = re.compile(r"(?<=[a-z0-9,;:)] )([A-Z][\w-]*[A-Za-z0-9])")
-_WORDS_OK_CAPITALISED = {"I", "The", "This", "These", "It", "In", "A", "An"}
+# Plain words of a question or an answer, not names a paper must use: "AI systems", "the US".
+_WORDS_OK_CAPITALISED = {"I", "The", "This", "These", "It", "In", "A", "An", "AI", "ML", "US", "UK", "EU"}
 
 
 _PERCENT_AFTER = re.compile(r"\s*(?:\\?%|percent\b)")
@@ -48,12 +49,18 @@ _CLAUSE_END = re.compile(r"[,;:.()]")
 
 
 class Figure(NamedTuple):
-    """A figure as written, its value, every value it may be stated as elsewhere, and the words after it."""
+    """A figure as written, its value, every value it may be stated as elsewhere, and the words around it."""
 
     written: str
     value: Decimal
     forms: frozenset[Decimal]
     after: str = ""
+    before: str = ""
+
+
+def _around(text: str, match: re.Match[str]) -> tuple[str, str]:
+    """The text after a figure and before it, enough of each to read what it counts."""
+    return text[match.end() : match.end() + _AFTER_CHARS], text[max(match.start() - _AFTER_CHARS, 0) : match.start()]
 
 
 def figures_in(text: str) -> list[Figure]:
@@ -67,15 +74,11 @@ def figures_in(text: str) -> list[Figure]:
         except InvalidOperation:
             continue
         share = (value / 100).normalize() if _PERCENT_AFTER.match(text, match.end()) else value
-        figures.append(
-            Figure(match.group(0), value, frozenset({value, share}), text[match.end() : match.end() + _AFTER_CHARS])
-        )
+        figures.append(Figure(match.group(0), value, frozenset({value, share}), *_around(text, match)))
     for match in _NUMBER_WORD.finditer(text):
         value = Decimal(_WORD_VALUES[match.group(1).lower()]).normalize()
         percent = (value * 100).normalize() if value < 1 else value
-        figures.append(
-            Figure(match.group(0), value, frozenset({value, percent}), text[match.end() : match.end() + _AFTER_CHARS])
-        )
+        figures.append(Figure(match.group(0), value, frozenset({value, percent}), *_around(text, match)))
     return figures
 
 
@@ -86,23 +89,30 @@ def _abbreviates(word: str, noun: str) -> bool:
 
 
 # Nouns that count kinds of something: "how many different ways of damaging the sound" is answered
-# "nineteen degradation types", so any of them counts for any other.
+# "nineteen degradation types", so any of them in the asked phrase counts for any other.
 _KINDS_OF = word_stems("ways kinds types sorts forms categories classes varieties variants")
+
+
+_COUNT_NOUNS = word_stems("count number total")
 
 
 def counts_of(thing: str, text: str) -> bool:
     """True when text gives a figure that counts thing: '7 datasets', 'ten of the most capable LMs'.
 
-    What a figure counts is in the words after it, up to the end of its clause. A thing of common
-    words only ("papers") is compared as written.
+    What a figure counts is in the words after it, up to the end of its clause, or before it when
+    they say it is a count of it. A thing of common words only ("papers") is compared as written.
     """
     noun = thing.split()[-1]
     counted = content_words(thing) or word_stems(noun)
-    if word_stems(noun) & _KINDS_OF:
+    if word_stems(thing) & _KINDS_OF:
         counted |= _KINDS_OF
     for figure in figures_in(text):
         words = _CLAUSE_END.split(figure.after, maxsplit=1)[0].split()[:_COUNTED_WORDS]
         if counted & word_stems(" ".join(words)) or any(_abbreviates(word, noun) for word in words):
+            return True
+        # "scale the expert count to 262,144", "the number of experts is 64": the thing named before.
+        before = word_stems(" ".join(_CLAUSE_END.split(figure.before)[-1].split()[-_COUNTED_WORDS:]))
+        if before & _COUNT_NOUNS and counted & before:
             return True
     return False
 

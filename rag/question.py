@@ -100,6 +100,8 @@ _COUNTED = re.compile(
     r"would|will|in|on|for|from|per|with|at|of)\b",
     re.I,
 )
+# "How many types of errors ...": what follows "of" is what the kinds are kinds of.
+_OF_WHAT = re.compile(r"\s+of\s+(?!the\b|a\b|an\b|its\b|their\b)([\w-]+)", re.I)
 # "What learning rate was used ...", "What value of the entropy threshold does ...": what is measured.
 _MEASURED = re.compile(
     r"^\s*(?:what|which)\s+((?:[\w-]+\s+){0,5}?[\w-]+?)\s+(?:does|do|did|is|are|was|were|has|have|had)\b", re.I
@@ -109,13 +111,17 @@ _MEASURED = re.compile(
 def counted_thing(question: str) -> str | None:
     """'How many reward signals does X use?' -> 'reward signals'; None for 'how many times'.
 
-    The whole phrase, not its last word: an abstract counts "four rewards" for "reward signals".
+    The whole phrase, not its last word: an abstract counts "four rewards" for "reward signals", and
+    "19 fine-grained subtypes of errors" for "types of errors".
     """
     match = _COUNTED.search(question)
     if not match:
         return None
     words = match.group(1).split()
-    return None if words[0].lower() in {"times", "more", "fewer", "less", "of"} else " ".join(words)
+    if words[0].lower() in {"times", "more", "fewer", "less", "of"}:
+        return None
+    of_what = _OF_WHAT.match(question, match.end(1))
+    return " ".join(words) + (f" of {of_what.group(1)}" if of_what else "")
 
 
 def measured_thing(question: str) -> list[str]:

@@ -333,6 +333,19 @@ def test_a_figure_from_a_paper_not_about_what_the_question_names_is_withdrawn() 
     assert counted == "the answer's figure does not count GPU hours"
 
 
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ("GVGEN uses GPU hours to make a model [1].", "the answer gives no count of GPU hours"),
+        ("GVGEN needs a single GPU hour [1].", None),
+        ("GVGEN needs one GPU hour [1].", None),
+    ],
+)
+def test_a_count_asked_for_and_none_given_is_withdrawn(answer: str, problem: str | None) -> None:
+    sources = [_source(1, "GVGEN makes a model in one GPU hour.")]
+    assert check_grounding("How many GPU hours does GVGEN need?", answer, sources) == problem
+
+
 def test_a_name_no_source_mentions_is_withdrawn(library: Library) -> None:
     answer, _ = ask(library, "How fast is GVGEN?", "GVGEN is faster than Midjourney in about 7 seconds [1].")
     _assert_abstained(answer)

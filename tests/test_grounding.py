@@ -95,6 +95,9 @@ def test_only_coined_names_in_a_question_must_be_in_the_papers() -> None:
     question = "What FID does the one-step Gaussian image generator NitroFusion reach on COCO?"
     assert unsupported_coined_names(question, abstract) == ["COCO"]
     assert unsupported_names(question, abstract) == ["COCO", "Gaussian"]
+    # "AI" and "the US" are plain words a question uses, not names the paper must repeat.
+    plain = "In the quiz that AI systems are graded on, what share of questions are about the US?"
+    assert unsupported_coined_names(plain, "84.9% of questions focus on North American regions.") == []
 
 
 def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> None:
@@ -117,6 +120,14 @@ def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> N
         # Kinds of a thing count kinds, whatever the paper calls them.
         ("different ways", "It simulates nineteen degradation types.", True),
         ("different ways", "It simulates nineteen degraded recordings.", False),
+        ("different ways of damaging", "It simulates nineteen degradation types.", True),
+        # "How many types of errors": a count of kinds of errors, whatever the kinds are called.
+        ("types of errors", "It defines 19 fine-grained subtypes of errors.", True),
+        ("types of errors", "It runs 19 fine-grained experiments.", False),
+        # The count's noun may come before it when the text says it is a count of it.
+        ("experts", "Monet can scale the expert count to 262,144 per layer.", True),
+        ("experts", "The number of experts is 64.", True),
+        ("experts", "Each of the experts reaches 64.2% accuracy.", False),
     ],
 )
 def test_a_count_counts_the_thing_named_after_it(thing: str, text: str, counts: bool) -> None:

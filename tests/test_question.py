@@ -123,6 +123,9 @@ def test_summary_topic(question: str, heading: str, check: str) -> None:
     [
         ("How many reward signals did the paper design?", "reward signals"),
         ("How many established medical datasets does it use?", "established medical datasets"),
+        ("How many types of errors does its taxonomy define?", "types of errors"),
+        ("How many different ways of damaging the sound did they simulate?", "different ways of damaging"),
+        ("How many of the models pass?", None),
         ("How many times faster is it?", None),
         ("What accuracy does it reach?", None),
     ],
