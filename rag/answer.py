@@ -11,7 +11,7 @@ A 1.5B model needs the pipeline to do much of the work, so the model only writes
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from rag.catalog import Days
@@ -378,22 +378,24 @@ def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | Non
     return None
 
 
-def cite_by_name(sentence: str, sources: list[Source]) -> str:
+def cite_by_name(sentence: str, sources: list[Source], called: Mapping[str, list[str]] = {}) -> str:
     """The sentence cited to the sources it names ("MM-Eureka extends ..."), when it names any.
 
     In a comparison the small model often cites [2] for a sentence about the paper in [1]; a name
-    in the sentence ("MM-Eureka", "the second paper") is surer than its marker.
+    in the sentence ("MM-Eureka", "the second paper", or what the question called the paper, by
+    its id in called) is surer than its marker.
     """
     claim = without_markers(sentence)
     ordinals = [_ORDINALS[m.lower()] for m in _ORDINAL.findall(claim) if _ORDINALS[m.lower()] <= len(sources)]
-    named = sorted({*ordinals, *(s.number for s in sources if is_named(s.paper, claim))})
+    by_question = [s.number for s in sources if any(_named_in(n, claim) for n in called.get(s.paper.id, []))]
+    named = sorted({*ordinals, *by_question, *(s.number for s in sources if is_named(s.paper, claim))})
     if not named or set(named) == set(markers(sentence)):
         return sentence
     return cited_at_end(sentence, named)
 
 
 def cited_sentences(
-    question: str, reply: str, sources: list[Source]
+    question: str, reply: str, sources: list[Source], called: Mapping[str, list[str]] = {}
 ) -> tuple[list[str], list[Citation], list[str], str | None]:
     """A paragraph checked sentence by sentence: each cited where it comes from and grounded there.
 
@@ -401,8 +403,9 @@ def cited_sentences(
     one stray clause of a four-sentence explanation should not cost the reader the other three.
     A sentence with no marker and nothing to trace it by takes the previous sentence's sources.
     Each sentence may speak of one paper of a comparison, so the question's names are checked by the
-    caller against every paper the answer cites, once. Returns the kept sentences, every paper they
-    cite, notes, and why nothing was kept.
+    caller against every paper the answer cites, once. called holds what the question calls each
+    compared paper (cite_by_name). Returns the kept sentences, every paper they cite, notes, and why
+    nothing was kept.
     """
     by_number = {s.number: s for s in sources}
     kept: list[str] = []
@@ -413,7 +416,7 @@ def cited_sentences(
     for sentence in split_sentences(markers_before_stops(reply)):
         if len(without_markers(sentence).split()) < 3 or finds_no_answer(sentence):
             continue
-        sentence = cite_by_name(markers_last(sentence), sources)
+        sentence = cite_by_name(markers_last(sentence), sources, called)
         if not markers(sentence) and not _provenance(sentence, sources, question):
             sentence = recited_at_end(sentence, [s.number for s in previous])
         text, citations, sentence_notes = cite_answer(sentence, sources, question)
@@ -472,6 +475,13 @@ def by_name(names: list[str], hits: list[Hit]) -> list[Hit]:
     """Hits whose title names the subject (by any of its names, _subject_names) first, then those whose
     abstract does, then the rest, each in retrieval order."""
     return sorted(hits, key=lambda hit: _name_rank(names, hit.chunk.paper))
+
+
+class Compared(NamedTuple):
+    """The papers a comparison sets side by side, and what the question calls each (by paper id)."""
+
+    hits: list[Hit]
+    called: dict[str, list[str]]
 
 
 def about_the_question(question: str, draft: Draft) -> Draft:
@@ -535,11 +545,18 @@ class Asker:
             return abstain(sources, problem, [*notes, f"withdrawn: {reply}"])
         return Draft(name_cited_papers(text, sources, [c.number for c in citations]), sources, citations, None, notes)
 
-    def paragraph(self, prompt: str, question: str, sources: list[Source], on_token: OnToken | None) -> Draft:
+    def paragraph(
+        self,
+        prompt: str,
+        question: str,
+        sources: list[Source],
+        on_token: OnToken | None,
+        called: Mapping[str, list[str]] = {},
+    ) -> Draft:
         """A few sentences from the model over sources, each cited and checked on its own."""
         blocks = "\n".join(_source_block(s) for s in sources)
         reply = self.calls.run(load_prompt(prompt), {"sources": blocks, "question": question}, 220, on_token)
-        kept, citations, notes, problem = cited_sentences(question, reply, sources)
+        kept, citations, notes, problem = cited_sentences(question, reply, sources, called)
         if not kept:
             return abstain(sources, problem or "the model found no answer in the sources", notes)
         text = name_cited_papers(" ".join(kept), sources, [c.number for c in citations])
@@ -554,7 +571,7 @@ class Asker:
             return abstain([], "the matching papers hold no sentence to answer from")
         return about_the_question(question, self.paragraph("open", question, sources, on_token))
 
-    def compared_hits(self, question: str, retrieve_hits: Callable[[str, int], list[Hit]]) -> list[Hit]:
+    def compared_hits(self, question: str, retrieve_hits: Callable[[str, int], list[Hit]]) -> Compared:
         """The papers a compare question names, each found by its own words; else the top ones on its topic.
 
         A name is looked up literally first: embeddings blur "Vision-R1" into any RL paper, and a
@@ -564,6 +581,7 @@ class Asker:
         count = compared.count if compared else 2
         if compared and len(compared.subjects) >= 2:
             chosen: dict[str, Hit] = {}
+            called: dict[str, list[str]] = {}
             for subject in compared.subjects:
                 fresh = [h for h in retrieve_hits(subject, COMPARE_CANDIDATES) if h.chunk.paper.id not in chosen]
                 if not fresh:
@@ -577,17 +595,19 @@ class Asker:
                 ):
                     continue
                 chosen[best.chunk.paper.id] = best
+                called[best.chunk.paper.id] = names
             # Fewer than two is at most one paper, set beside what its own abstract discusses: ask() answers it as open.
-            return list(chosen.values())
+            return Compared(list(chosen.values()), called)
         topic = compared.subjects[0] if compared and compared.subjects else question
-        return by_name(_subject_names(topic), retrieve_hits(topic, COMPARE_CANDIDATES))[:count]
+        return Compared(by_name(_subject_names(topic), retrieve_hits(topic, COMPARE_CANDIDATES))[:count], {})
 
-    def answer_compare(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
+    def answer_compare(self, question: str, compared: Compared, on_token: OnToken | None) -> Draft:
         """A sentence for each compared paper and one on how they differ; every compared paper cited."""
+        hits = compared.hits
         sources = select_evidence(question, hits, self.store.embedder, [COMPARE_SENTENCES] * len(hits))
         if len(sources) < 2:
             return abstain(sources, "fewer than two matching papers to compare")
-        draft = self.paragraph("compare", question, sources, on_token)
+        draft = self.paragraph("compare", question, sources, on_token, compared.called)
         if draft.abstain_reason:
             return draft
         # The small model sometimes writes about one paper only; the other's best evidence sentence,
@@ -695,7 +715,8 @@ class Asker:
         kind = question_kind(standalone)
         many = kind in ("list", "summary")
         k = k or (self.settings.list_candidates if many else self.settings.answer_papers)
-        hits = self.compared_hits(standalone, retrieve_hits) if kind == "compare" else retrieve_hits(standalone, k)
+        compared = self.compared_hits(standalone, retrieve_hits) if kind == "compare" else None
+        hits = compared.hits if compared else retrieve_hits(standalone, k)
         if kind == "compare" and len(hits) == 1:
             # A comparison with what only one paper discusses is a question about that paper.
             kind = "open"
@@ -707,8 +728,8 @@ class Asker:
             draft = self.answer_list(standalone, hits)
         elif kind == "summary":
             draft = self.answer_summary(standalone, hits)
-        elif kind == "compare":
-            draft = self.answer_compare(standalone, hits, shown)
+        elif kind == "compare" and compared:
+            draft = self.answer_compare(standalone, compared, shown)
         elif kind == "open":
             draft = self.answer_open(standalone, hits, shown)
         else:

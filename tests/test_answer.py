@@ -719,6 +719,20 @@ def test_a_comparison_cites_every_compared_paper(library: Library) -> None:
     assert "GVGEN" in shown and "5.75x" in shown
 
 
+def test_a_comparison_sentence_naming_a_paper_as_the_question_does_is_cited_to_it(library: Library) -> None:
+    # The model reuses the question's words for a paper ("the sparse attention kernels"), not its title's.
+    asker = Asker(library.store, ModelCalls(ScriptedChat(script=[]), library.settings.cache_dir), library.settings)
+    compared = asker.compared_hits(
+        "Compare GVGEN and the sparse attention kernels: how fast is each?",
+        lambda query, depth: retrieval.retrieve(query, library.store, depth, None, None, "hybrid"),
+    )
+    assert [h.chunk.paper.id for h in compared.hits] == [GVGEN["id"], KERNELS["id"]]
+    assert "the sparse attention kernels" in compared.called[KERNELS["id"]]
+    sentence = "The RL analysis finds a collapse [1]."
+    assert cite_by_name(sentence, SOURCES, {"p2": ["the RL analysis"]}) == "The RL analysis finds a collapse [2]."
+    assert cite_by_name(sentence, SOURCES) == sentence
+
+
 def test_a_comparison_asked_in_other_words_cites_both_papers(library: Library) -> None:
     reply = "GVGEN generates an object in about 7 seconds on one GPU [1]."
     answer, _ = ask(library, "What distinguishes GVGEN from Rolling Forcing?", reply)
