@@ -29,7 +29,11 @@ _ONE_PAPER = re.compile(r"\bpaper\b", re.I)
 _MANY_PAPERS = re.compile(r"\bpapers\b", re.I)
 # "papers on video generation", "papers that build benchmarks involving video".
 _SUMMARY_TOPIC = re.compile(
-    r"\bpapers?\s+(?:(on|about|concerning|regarding|in)|that|which)\s+(.+?)(?:\s+about)?[\s?.!]*$", re.I
+    r"\bpapers?\s+(?:(on|about|concerning|regarding|in)|that|which)\s+(.+?)(?:\s+about)?(?:\s+today)?[\s?.!]*$", re.I
+)
+# "Any papers on X?", "Are there papers that X?", "Papers about X?": a topic, asked of each paper as a summary's is.
+_ANY_PAPERS = re.compile(
+    r"^\s*(?:(?:are there|is there)\s+)?(?:any\s+)?papers?\s+(?:on|about|concerning|regarding|in|that|which)\b", re.I
 )
 _LIST = re.compile(
     r"^\s*(?:which|what|list|name|are there|find|show|any)\b[^?]*\bpapers\b|\bwhich of (?:the|today's) papers\b"
@@ -202,7 +206,13 @@ def question_kind(question: str) -> Kind:
 
 
 def per_paper_question(question: str) -> str:
-    """'Which papers study X?' -> 'Does this paper study X?': a question one paper can answer alone."""
+    """'Which papers study X?' -> 'Does this paper study X?': a question one paper can answer alone.
+
+    'Any papers on X?' -> 'Is this paper about X?': read whole, "Does this paper answer the request:
+    Any papers on autoregressive image generation?" drew a yes from a diffusion paper.
+    """
+    if _ANY_PAPERS.match(question):
+        return summary_topic(question).check
     match = _WHICH_PAPERS.match(question)
     if not match:
         return f"Does this paper answer the request: {question}"

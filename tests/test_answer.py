@@ -433,6 +433,10 @@ def test_is_list_question(question: str, listing: bool) -> None:
         ("Which papers are about X?", "Is this paper about X?"),
         ("Which of today's papers study video diffusion?", "Does this paper study video diffusion?"),
         ("Which papers do not use reinforcement learning?", "Does this paper not use reinforcement learning?"),
+        ("Any papers on grokking today?", "Is this paper about grokking?"),
+        ("Are there any papers that use rubrics?", "Does this paper use rubrics?"),
+        ("Papers about video generation?", "Is this paper about video generation?"),
+        ("Is GVGEN fast?", "Does this paper answer the request: Is GVGEN fast?"),
     ],
 )
 def test_per_paper_question(question: str, check: str) -> None:
