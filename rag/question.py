@@ -21,7 +21,8 @@ _SUMMARY = re.compile(
     r"|give (?:me )?(?:an? )?(?:overview|summary|rundown|recap))\b"
     r"|^\s*(?:tell me about|brief me on)\b(?=.*\bpapers\b)"
     r"|\bwhat(?:'s| is| are)? (?:new|the gist)\b.*\bpapers?\b|^\s*what(?:'s| is) new (?:in|on|about|with)\b"
-    r"|^\s*what are (?:today's |the )?papers (?:on|about|in) .+ about\b",
+    r"|^\s*what are (?:today's |the )?papers (?:on|about|in) .+ about\b"
+    r"|^\s*what do (?:today's |the )?papers (?:on|about|in) .+? say\b",
     re.I,
 )
 # "Summarise the Rolling Forcing paper": a summary of one paper is an explanation of it.
@@ -29,7 +30,8 @@ _ONE_PAPER = re.compile(r"\bpaper\b", re.I)
 _MANY_PAPERS = re.compile(r"\bpapers\b", re.I)
 # "papers on video generation", "papers that build benchmarks involving video".
 _SUMMARY_TOPIC = re.compile(
-    r"\bpapers?\s+(?:(on|about|concerning|regarding|in)|that|which)\s+(.+?)(?:\s+about)?(?:\s+today)?[\s?.!]*$", re.I
+    r"\bpapers?\s+(?:(on|about|concerning|regarding|in)|that|which)\s+(.+?)(?:\s+about|\s+say\b.*)?(?:\s+today)?[\s?.!]*$",
+    re.I,
 )
 # "Any papers on X?", "Are there papers that X?", "Papers about X?": a topic, asked of each paper as a summary's is.
 _ANY_PAPERS = re.compile(
@@ -52,23 +54,33 @@ _COMPARE_PAIR = [
     for pattern in (
         r"^\s*(?:compare|contrast)\s+(?:the\s+)?(.+?)\s+(?:and|with|to|against|vs\.?|versus)\s+(.+?)(?:\s*[:;?]|,|$)",
         # "How do A and B differ", "In what ways do A and B differ", "Tell me how A and B compare".
-        r"\b(?:how|in what ways?) (?:(?:do|does|did) )?(.+?) and (.+?) (?:differ|compare)\b",
+        r"\b(?:how|where|in what ways?) (?:(?:do|does|did) )?(.+?) and (.+?) (?:differ|compare)\b",
+        # "A and B: how do they differ?", "Do A and B agree on ...?", "How are A and B different?"
+        r"^\s*(.+?) and (.+?)\s*[:;,]\s*(?:how|where|in what ways?) (?:do|did) (?:they|the two) (?:differ|compare)\b",
+        r"^\s*(?:do|did) (.+?) and (.+?) (?:agree|disagree|differ|overlap)\b",
+        r"^\s*(?:(?:how|in what ways?) )?(?:are|were) (.+?) and (.+?) "
+        r"(?:different|distinct|alike|similar|comparable)\b",
         r"\b(?:differences?|similarit(?:y|ies)|commonalit(?:y|ies))(?: and (?:differences?|similarities))?"
         rf" (?:between|of) (?:the\s+)?(.+?) and (.+?){_SUBJECT_END}",
         r"^\s*(?:how (?:does|do) )?(.+?)\s+(?:vs\.?|versus)\s+(.+?)(?:\s*[:;?]|,|$)",
         # "Video-Infinity and LongVA both deal with long videos. How does each approach it?"
         r"^\s*(?:(?:do|does|did|how do|how did)\s+)?(.+?) and (.+?) both\b",
+        r"^\s*both (.+?) and (.+?)\s+(?=[a-z])",
         # "What do RL-PLUS and the chain-of-thought mirage paper each say limits reasoning?"
         r"^\s*(?:what|how|why) (?:do|did) (.+?) and (.+?) each\b",
-        rf"^\s*what (?:distinguishes|sets apart|separates) (.+?) from (.+?){_SUBJECT_END}",
+        rf"^\s*what (?:distinguishes|sets apart|separates|differentiates) (.+?) (?:from|and) (.+?){_SUBJECT_END}",
         rf"^\s*(?:how|in what ways?) (?:is|are|was|were) (.+?) (?:different|distinct) from (.+?){_SUBJECT_END}",
-        r"^\s*(?:how|in what ways?) (?:does|do|did) (.+?) (?:differ from|compare (?:to|with|against)) "
-        rf"(.+?){_SUBJECT_END}",
+        r"^\s*(?:how|in what ways?) (?:does|do|did) (.+?) (?:differ from|compare (?:to|with|against)|"
+        rf"stack up (?:against|to)|fare against|measure up to) (.+?){_SUBJECT_END}",
+        rf"^\s*what (?:does|do|did) (.+?) do differently (?:from|than) (.+?){_SUBJECT_END}",
+        # "Is A better than B at ...?", "Does A run faster than B?"
+        r"^\s*(?:(?:is|are|was|were) (.+?)|(?:does|do|did) (.+?) [a-z]+) (?:better|worse|faster|slower|cheaper|"
+        rf"stronger|weaker|larger|smaller|more [\w-]+|less [\w-]+) than (?=[A-Za-z])(.+?){_SUBJECT_END}",
         rf"^\s*(?:is|are) (.+?) (?:similar|comparable) to (.+?){_SUBJECT_END}",
         r"^\s*what do (.+?) and (.+?) have in common\b",
         # "Which is faster, A or B?", "A or B: which needs less compute?", "Between A and B, which ...?"
         r"^\s*which(?: (?:one|paper|method|approach|model|system))?(?: (?:is|was|does|did|has|needs|uses|gets|runs|"
-        r"scores|reaches)\b(?: [\w-]+){0,4})?,\s*(.+?) or (.+?)(?:\s*[?.!]|,|$)",
+        r"scores|reaches)\b(?: [\w-]+){0,4})?[,:]\s*(.+?) or (.+?)(?:\s*[?.!]|,|$)",
         r"^\s*(.+?) or (.+?)\s*[:,]\s*which\b",
         r"^\s*between (.+?) and (.+?),\s*which\b",
     )
@@ -79,8 +91,8 @@ _POSSESSIVE = re.compile(r"(?:'|\u2019)s(?:\s.*)?$")
 _SUBJECT_LIST = re.compile(r"\s*,\s*(?:and\s+)?")
 # "What do the two video papers say about ...?", "both papers on X", "the three papers about X".
 _COMPARE_GROUP = re.compile(
-    r"\b(?:the (two|three|2|3)|both(?: the)?) (?:(.+?) )?papers\b"
-    r"(?:\s+(?:on|about|concerning)\s+(.+?)(?=\s+(?:say|do|differ|agree|compare)\b|[?,:]|$))?",
+    r"\b(?:(?:the|today's) (two|three|2|3)|both(?: the)?) (?:(.+?) )?papers\b"
+    r"(?:\s+(?:on|about|concerning)\s+(.+?)(?=\s+(?:say|do|differ|agree|compare)\b|[?,:.!]|$))?",
     re.I,
 )
 _COUNTS = {"two": 2, "three": 3, "2": 2, "3": 3}
@@ -157,7 +169,10 @@ def comparison(question: str) -> Comparison | None:
         match = pattern.search(question)
         if match:
             subjects = [
-                _POSSESSIVE.sub("", s).strip(" \"'.") for group in match.groups() for s in _SUBJECT_LIST.split(group)
+                _POSSESSIVE.sub("", s).strip(" \"'.")
+                for group in match.groups()
+                if group  # a pattern with alternative groups leaves one of them empty
+                for s in _SUBJECT_LIST.split(group)
             ]
             if all(len(s.split()) <= 12 for s in subjects):
                 return Comparison(subjects, len(subjects))
