@@ -77,7 +77,7 @@ cases:
     should_abstain: true
     tags: [unanswerable]
   - id: fact-2
-    question: "How many edges does the graph learning model train on?"
+    question: "What does the graph learning model train on?"
     expected_papers: ["Graph Learning at Scale"]
     expected_facts: ["1B"]
     tags: [fact]
