@@ -12,6 +12,7 @@ A 1.5B model needs the pipeline to do much of the work, so the model only writes
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import NamedTuple
 
 from rag.catalog import Days
@@ -347,6 +348,7 @@ _SETTINGS = content_words(
 )
 
 
+# A count of one is written as a word that numbers_in leaves out ("one of the", "one-step" are not figures).
 _ONE = re.compile(r"\b(?:one|single|sole)\b", re.I)
 
 
@@ -378,7 +380,11 @@ def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | Non
     return None
 
 
-def cite_by_name(sentence: str, sources: list[Source], called: Mapping[str, list[str]] = {}) -> str:
+# No paper called by a name of the question's own (any question but a comparison of named papers).
+NO_NAMES: Mapping[str, list[str]] = MappingProxyType({})
+
+
+def cite_by_name(sentence: str, sources: list[Source], called: Mapping[str, list[str]] = NO_NAMES) -> str:
     """The sentence cited to the sources it names ("MM-Eureka extends ..."), when it names any.
 
     In a comparison the small model often cites [2] for a sentence about the paper in [1]; a name
@@ -395,7 +401,7 @@ def cite_by_name(sentence: str, sources: list[Source], called: Mapping[str, list
 
 
 def cited_sentences(
-    question: str, reply: str, sources: list[Source], called: Mapping[str, list[str]] = {}
+    question: str, reply: str, sources: list[Source], called: Mapping[str, list[str]] = NO_NAMES
 ) -> tuple[list[str], list[Citation], list[str], str | None]:
     """A paragraph checked sentence by sentence: each cited where it comes from and grounded there.
 
@@ -551,7 +557,7 @@ class Asker:
         question: str,
         sources: list[Source],
         on_token: OnToken | None,
-        called: Mapping[str, list[str]] = {},
+        called: Mapping[str, list[str]] = NO_NAMES,
     ) -> Draft:
         """A few sentences from the model over sources, each cited and checked on its own."""
         blocks = "\n".join(_source_block(s) for s in sources)

@@ -93,6 +93,7 @@ def _abbreviates(word: str, noun: str) -> bool:
 _KINDS_OF = word_stems("ways kinds types sorts forms categories classes varieties variants")
 
 
+# Words that say the figure after them is a count of the thing named with them.
 _COUNT_NOUNS = word_stems("count number total")
 
 
