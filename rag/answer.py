@@ -33,6 +33,7 @@ from rag.evidence import select_evidence
 from rag.explain import cached_explainer, method_name
 from rag.grounding import (
     counts_of,
+    gives_a_count,
     names_in,
     numbers_in,
     unsupported_coined_names,
@@ -348,10 +349,6 @@ _SETTINGS = content_words(
 )
 
 
-# A count of one is written as a word that numbers_in leaves out ("one of the", "one-step" are not figures).
-_ONE = re.compile(r"\b(?:one|single|sole)\b", re.I)
-
-
 def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | None:
     """Why the answer's figure is not the quantity asked for, or None.
 
@@ -363,8 +360,8 @@ def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | Non
     wanted = numbers_in(text)
     thing = counted_thing(question)
     # "How many tasks does VeriGUI contain?" answered "VeriGUI contains GUI task trajectories": a count
-    # asked for and none given is no answer ("one", "a single" are counts that numbers_in leaves out).
-    if thing and not wanted and not _ONE.search(text):
+    # asked for and none given is no answer.
+    if thing and not gives_a_count(text):
         return f"the answer gives no count of {thing}"
     if not wanted:
         return None

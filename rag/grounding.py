@@ -123,6 +123,15 @@ def numbers_in(text: str) -> set[Decimal]:
     return {figure.value for figure in figures_in(text)}
 
 
+# A count of one, in the words numbers_in leaves out of figures ("one of the", "one-step" are none).
+_ONE = re.compile(r"\b(?:one|single|sole)\b", re.I)
+
+
+def gives_a_count(text: str) -> bool:
+    """True when text states some count: a figure, or one written as "one" or "a single"."""
+    return bool(numbers_in(text)) or _ONE.search(text) is not None
+
+
 def unsupported_numbers(text: str, sources: str) -> list[str]:
     """Figures in text, as written there, that no source states in any form."""
     known = {form for figure in figures_in(sources) for form in figure.forms}
