@@ -79,8 +79,9 @@ _COMPARE_PAIR = [
         rf"^\s*(?:is|are) (.+?) (?:similar|comparable) to (.+?){_SUBJECT_END}",
         r"^\s*what do (.+?) and (.+?) have in common\b",
         # "Which is faster, A or B?", "A or B: which needs less compute?", "Between A and B, which ...?"
+        # "Which is cheaper to adopt in an existing training setup, A or B?": the choice ends the question.
         r"^\s*which(?: (?:one|paper|method|approach|model|system))?(?: (?:is|was|does|did|has|needs|uses|gets|runs|"
-        r"scores|reaches)\b(?: [\w-]+){0,4})?[,:]\s*(.+?) or (.+?)(?:\s*[?.!]|,|$)",
+        r"scores|reaches)\b(?: [\w-]+){0,10})?[,:]\s*(.+?) or (.+?)(?:\s*[?.!]|,|$)",
         r"^\s*(.+?) or (.+?)\s*[:,]\s*which\b",
         r"^\s*between (.+?) and (.+?),\s*which\b",
     )
@@ -96,6 +97,14 @@ _COMPARE_GROUP = re.compile(
     re.I,
 )
 _COUNTS = {"two": 2, "three": 3, "2": 2, "3": 3}
+# "... compare with the paper that trains on logically equivalent problems?": a subject cut just after
+# the verb of a relative clause ("the paper that trains") runs on to the clause's end.
+_CUT_CLAUSE = re.compile(r"\bpapers? (?:that|which|where|whose|who)(?: [\w-]+)?$", re.I)
+_CLAUSE_END = re.compile(r"\s*[?;:!]|,\s|\.(?:\s|$)|$")
+# "The audio-visual benchmark paper finds ...; how does the audio-visual captioning paper's model fare?":
+# two papers described, not named, in one question are set side by side.
+_DESCRIBED_PAPER = re.compile(r"\bthe ((?:[\w-]+ ){1,5}?)paper\b(?!s)", re.I)
+_NOT_A_DESCRIPTION = {"first", "second", "third", "same", "other", "original", "previous", "last", "next", "whole"}
 _OPEN = re.compile(
     r"^\s*(?:how|why|explain|describe|walk me through|in what way|what (?:is|are) the (?:main |key |core |central )?"
     r"(?:idea|intuition|insight|contribution|approach|mechanism|method|problem|motivation)s?\b"
@@ -106,6 +115,9 @@ _OPEN = re.compile(
     r"mechanism|method|novelty|limitation)s?\b)",
     re.I,
 )
+# "Explain how large reasoning models fail when ...": a request to explain is open, whatever figure
+# words ("how large") it holds.
+_EXPLAIN = re.compile(r"^\s*(?:please\s+)?(?:explain|describe|walk me through)\b", re.I)
 # "What is GVGEN?", "What are Grokking Tickets?": a name alone asks what the thing is (case matters here).
 _DEFINITION = re.compile(r"^\s*[Ww]hat (?:is|are) [A-Z0-9][\w.+-]*(?:\s+[A-Z0-9][\w.+-]*)*\s*\??\s*$")
 
@@ -175,8 +187,24 @@ def comparison(question: str) -> Comparison | None:
                 for s in _SUBJECT_LIST.split(group)
             ]
             if all(len(s.split()) <= 12 for s in subjects):
-                return Comparison(subjects, len(subjects))
+                return Comparison([_whole_description(s, question) for s in subjects], len(subjects))
+    described = [
+        f"the {m.group(1)}paper"
+        for m in _DESCRIBED_PAPER.finditer(question)
+        if not set(m.group(1).lower().split()) <= _NOT_A_DESCRIPTION
+    ]
+    if len(set(d.lower() for d in described)) >= 2:
+        return Comparison(list(dict.fromkeys(described)), len(described))
     return None
+
+
+def _whole_description(subject: str, question: str) -> str:
+    """The subject, or, when it was cut just after a relative clause's verb, the subject up to the clause's end."""
+    start = question.find(subject)
+    if start < 0 or not _CUT_CLAUSE.search(subject):
+        return subject
+    end = _CLAUSE_END.search(question, start + len(subject))
+    return question[start : end.start() if end else len(question)].strip()
 
 
 class Topic(NamedTuple):
@@ -215,7 +243,9 @@ def question_kind(question: str) -> Kind:
         return "compare"
     if is_list_question(question):
         return "list"
-    if not asks_for_a_figure(question) and (_OPEN.search(question) or _DEFINITION.match(question)):
+    if _EXPLAIN.match(question) or (
+        not asks_for_a_figure(question) and (_OPEN.search(question) or _DEFINITION.match(question))
+    ):
         return "open"
     return "single"
 

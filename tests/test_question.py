@@ -48,6 +48,11 @@ from rag.question import Comparison, comparison, counted_thing, question_kind, s
         ("How are CoCo and TDM-R1 different?", "compare"),
         ("How do today's two papers on token pruning differ?", "compare"),
         ("Is GVGEN faster than 7 seconds?", "single"),
+        # Session 19's fresh dev days: a long "which is ..." choice, two described papers, "explain how large ...".
+        ("Which is cheaper to adopt in an existing LLM training setup, Cautious Optimizers or MH-MoE?", "compare"),
+        ("The benchmark paper finds models lagging; how does the captioning paper's model fare?", "compare"),
+        ("Explain how large reasoning models fail when they are interrupted.", "open"),
+        ("How large is the GVGEN model?", "single"),
     ],
 )
 def test_question_kind(question: str, kind: str) -> None:
@@ -96,6 +101,23 @@ def test_question_kind(question: str, kind: str) -> None:
         ("Both Tutel and Flex scale MoE; how?", Comparison(["Tutel", "Flex"], 2)),
         ("How do today's two papers on token pruning differ?", Comparison(["token pruning"], 2)),
         ("Compare the two papers on multilingual models.", Comparison(["multilingual models"], 2)),
+        (
+            "Which is cheaper to build a training dataset for, Pathology-CoT or InfiniHuman?",
+            Comparison(["Pathology-CoT", "InfiniHuman"], 2),
+        ),
+        (
+            "How does STAT compare with the paper that trains on equivalent maths problems with the numbers changed?",
+            Comparison(["STAT", "the paper that trains on equivalent maths problems with the numbers changed"], 2),
+        ),
+        (
+            "How does OneDiffusion differ from the generation paper that works by inpainting in how it conditions?",
+            Comparison(["OneDiffusion", "the generation paper that works by inpainting"], 2),
+        ),
+        (
+            "The audio-visual benchmark paper finds models lagging; how does the captioning paper's model fare?",
+            Comparison(["the audio-visual benchmark paper", "the captioning paper"], 2),
+        ),
+        ("What does the SlimFlow paper say, and what does the same paper find?", None),
         ("Is GVGEN faster than 7 seconds?", None),
         ("Which dataset, ImageNet or COCO, was used?", None),
         ("Which papers study neurons, layers or hidden states?", None),
