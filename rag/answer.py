@@ -32,7 +32,7 @@ from rag.citations import (
 from rag.evidence import select_evidence
 from rag.explain import cached_explainer, method_name
 from rag.grounding import (
-    counts_of,
+    counts,
     gives_a_count,
     names_in,
     numbers_in,
@@ -78,6 +78,10 @@ LIST_SENTENCES = 3
 COMPARE_SENTENCES = 3
 # Papers looked at for each name a comparison gives, before the one that is called so is taken.
 COMPARE_CANDIDATES = 8
+# A subject a comparison describes instead of naming ("the audio-visual benchmark paper"): the judge
+# reads this many of the best-retrieved papers and takes the likeliest. Set once, as judged_first's two
+# plus one: a description shares its topic with several papers of the day, not tuned.
+DESCRIBED_CANDIDATES = 3
 # A sentence of a paragraph whose content words are mostly (this share) in one sentence before it says
 # nothing new: the 1.5B model sometimes writes its first sentence twice in other order. Set once, not
 # tuned: two sentences about different papers or steps share far fewer.
@@ -365,8 +369,15 @@ def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | Non
         return f"the answer gives no count of {thing}"
     if not wanted:
         return None
-    if thing and not counts_of(thing, text):
-        return f"the answer's figure does not count {thing}"
+    if thing:
+        given = counts(thing, text)
+        if not given:
+            return f"the answer's figure does not count {thing}"
+        # "How many LLMs ..., and on how many problems?" answered "675 LLMs on 675 problems" where the
+        # paper evaluates "twelve ... LLMs on 675 ... problems": a figure of the paper, counting another thing.
+        stated = counts(thing, " ".join(sentence for s in sources for sentence in prompt_sentences(s.paper)))
+        if stated and not given & stated:
+            return f"the answer's count of {thing} is not the one its paper gives"
     measure = content_words(" ".join(measured_thing(question))) & _SETTINGS
     if not measure:
         return None
@@ -461,15 +472,24 @@ def abstain(sources: list[Source], reason: str, notes: Sequence[str] = ()) -> Dr
 
 
 def _subject_names(subject: str) -> list[str]:
-    """ "Multi-Student Distillation (MSD)" is looked for whole and as MSD; "standard LoRA" also as LoRA."""
+    """ "Multi-Student Distillation (MSD)" is looked for whole and as MSD; "standard LoRA" also as LoRA;
+    "the sparse attention kernels" also without its article."""
     bare = re.sub(r"\s*\([^)]*\)", "", subject)
-    names = [subject, *re.findall(r"\(([^)]+)\)", subject), bare, re.sub(r"^(?:[a-z-]+\s+)+(?=[A-Z0-9])", "", bare)]
+    names = [
+        subject,
+        *re.findall(r"\(([^)]+)\)", subject),
+        bare,
+        re.sub(r"^(?:[a-z-]+\s+)+(?=[A-Z0-9])", "", bare),
+        re.sub(r"^(?:the|a|an)\s+", "", bare, flags=re.I),
+    ]
     return list(dict.fromkeys(n.strip() for n in names if len(n.strip()) >= 2))
 
 
 def _name_rank(names: list[str], paper: Paper) -> int:
-    """0 when the title names the subject (by any of its names), 1 when only the abstract does, else 2."""
-    if any(_named_in(n, paper.title) for n in names):
+    """0 when the title or the method the abstract introduces is the subject (by any of its names), 1 when
+    the abstract only mentions it, else 2: a rival's abstract that re-runs CRT is not the CRT paper."""
+    method = (method_name(paper) or "").casefold()
+    if any(_named_in(n, paper.title) or n.casefold() == method for n in names):
         return 0
     return 1 if any(_named_in(n, paper.abstract) for n in names) else 2
 
@@ -528,6 +548,23 @@ class Asker:
         prompt = load_prompt("relevance")
         first, second = (self.calls.judge(prompt, relevance_variables(s, check)).yes for s in pair)
         return [hits[1], hits[0], *hits[2:]] if second > first else hits
+
+    def judged_described(self, subject: str, hits: list[Hit]) -> Hit:
+        """The hit the judge finds likeliest to be the paper a comparison describes without a name.
+
+        "How do the unsolvable-questions benchmark paper and the emergence-prediction method paper
+        each ...": retrieval ranks papers on the topic, not the one described, so a method paper on the
+        same questions can rank above the benchmark. Without token probabilities, the best-retrieved.
+        """
+        check = f"Is this {subject}?" if subject.lower().startswith("the ") else f"Is this paper about {subject}?"
+        candidates = hits[:DESCRIBED_CANDIDATES]
+        sources = select_evidence(subject, candidates, self.store.embedder, [LIST_SENTENCES] * len(candidates))
+        prompt = load_prompt("relevance")
+        verdicts = [self.calls.judge(prompt, relevance_variables(source, check)) for source in sources]
+        if len(verdicts) < 2 or not all(v.calibrated for v in verdicts):
+            return hits[0]
+        best = max(range(len(verdicts)), key=lambda i: verdicts[i].yes)
+        return next(h for h in candidates if h.chunk.paper.id == sources[best].paper.id)
 
     def answer_single(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
         """One answer written by the model from evidence sentences, then cited and checked."""
@@ -591,6 +628,8 @@ class Asker:
                     continue
                 names = _subject_names(subject)
                 best = by_name(names, fresh)[0]
+                if _name_rank(names, best.chunk.paper) == 2:  # described, not named
+                    best = self.judged_described(subject, fresh)
                 # "How does MoS differ from standard LoRA?": no other paper's title names LoRA and MoS's
                 # abstract does, so LoRA is MoS's baseline, not a paper of the day to set beside it.
                 if _name_rank(names, best.chunk.paper) > 0 and any(

@@ -14,10 +14,11 @@ from rag.providers import Embedder
 from rag.text import content_words
 from rag.untrusted import prompt_sentences
 
-# A measured figure, not any digit: "5.75x", "51%", "7 seconds", "0.611"; not "3D" or "GPT-4".
+# A measured figure, not any digit: "5.75x", "51%", "7 seconds", "0.611", "107K", "1.2 million"; not
+# "3D" or "GPT-4".
 _FIGURE = re.compile(
     r"\d+(?:\.\d+)?\s*(?:%|x\b|\u00d7|times\b|fold\b|percent|seconds?\b|minutes?\b|hours?\b|fps\b|ms\b|points?\b)"
-    r"|\d+\.\d+|\d{1,3}(?:,\d{3})+"
+    r"|\d+\.\d+|\d{1,3}(?:,\d{3})+|\b\d+(?:[KMB]\b|\s+(?:thousand|million|billion)\b)"
 )
 # The measure may be qualified and come a few words after "what": "what success rate", "what is
 # the average score", "what does it score".

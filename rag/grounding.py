@@ -35,11 +35,14 @@ _NUMBER_WORD = re.compile(
 )
 # Capitalised words inside a sentence (not its first word): names of methods, datasets, places.
 _NAME = re.compile(r"(?<=[a-z0-9,;:)] )([A-Z][\w-]*[A-Za-z0-9])")
-# Plain words of a question or an answer, not names a paper must use: "AI systems", "the US".
-_WORDS_OK_CAPITALISED = {"I", "The", "This", "These", "It", "In", "A", "An", "AI", "ML", "US", "UK", "EU"}
+# Plain words of a question or an answer, not names a paper must use: "AI systems", "the US", "desktop PC chips".
+_WORDS_OK_CAPITALISED = {"I", "The", "This", "These", "It", "In", "A", "An", "AI", "ML", "US", "UK", "EU", "PC"}
 
 
 _PERCENT_AFTER = re.compile(r"\s*(?:\\?%|percent\b)")
+# "178K samples" is "178,000 samples", "1.2M pairs" "1.2 million pairs", "7B" 7 billion.
+_SCALE_AFTER = re.compile(r"([kKMB])(?![A-Za-z])|\s+(thousand|million|billion)\b", re.I)
+_SCALES = {"k": 1000, "thousand": 1000, "m": 10**6, "million": 10**6, "b": 10**9, "billion": 10**9}
 # Enough of what follows a figure to read the few words it counts ("7 established medical datasets");
 # the whole rest of the text would be kept once per figure, quadratic in a long abstract.
 _AFTER_CHARS = 80
@@ -74,7 +77,9 @@ def figures_in(text: str) -> list[Figure]:
         except InvalidOperation:
             continue
         share = (value / 100).normalize() if _PERCENT_AFTER.match(text, match.end()) else value
-        figures.append(Figure(match.group(0), value, frozenset({value, share}), *_around(text, match)))
+        scale = _SCALE_AFTER.match(text, match.end())
+        scaled = (value * _SCALES[(scale.group(1) or scale.group(2)).lower()]).normalize() if scale else value
+        figures.append(Figure(match.group(0), value, frozenset({value, share, scaled}), *_around(text, match)))
     for match in _NUMBER_WORD.finditer(text):
         value = Decimal(_WORD_VALUES[match.group(1).lower()]).normalize()
         percent = (value * 100).normalize() if value < 1 else value
@@ -97,8 +102,9 @@ _KINDS_OF = word_stems("ways kinds types sorts forms categories classes varietie
 _COUNT_NOUNS = word_stems("count number total")
 
 
-def counts_of(thing: str, text: str) -> bool:
-    """True when text gives a figure that counts thing: '7 datasets', 'ten of the most capable LMs'.
+def counts(thing: str, text: str) -> set[Decimal]:
+    """Every value (in every form) of the figures in text that count thing: '7 datasets', 'ten of the
+    most capable LMs'.
 
     What a figure counts is in the words after it, up to the end of its clause, or before it when
     they say it is a count of it. A thing of common words only ("papers") is compared as written.
@@ -107,15 +113,18 @@ def counts_of(thing: str, text: str) -> bool:
     counted = content_words(thing) or word_stems(noun)
     if word_stems(thing) & _KINDS_OF:
         counted |= _KINDS_OF
+    values: set[Decimal] = set()
     for figure in figures_in(text):
         words = _CLAUSE_END.split(figure.after, maxsplit=1)[0].split()[:_COUNTED_WORDS]
-        if counted & word_stems(" ".join(words)) or any(_abbreviates(word, noun) for word in words):
-            return True
         # "scale the expert count to 262,144", "the number of experts is 64": the thing named before.
         before = word_stems(" ".join(_CLAUSE_END.split(figure.before)[-1].split()[-_COUNTED_WORDS:]))
-        if before & _COUNT_NOUNS and counted & before:
-            return True
-    return False
+        if (
+            counted & word_stems(" ".join(words))
+            or any(_abbreviates(word, noun) for word in words)
+            or (before & _COUNT_NOUNS and counted & before)
+        ):
+            values |= figure.forms
+    return values
 
 
 def numbers_in(text: str) -> set[Decimal]:

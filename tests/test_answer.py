@@ -14,6 +14,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from rag import providers, retrieval
 from rag.answer import (
     Asker,
+    by_name,
     check_grounding,
     cite_answer,
     cite_by_name,
@@ -795,6 +796,21 @@ def test_a_figure_that_measures_something_else_is_withdrawn() -> None:
     assert check_grounding(videos, "It has 2.5M instances [1].", sources) is None
 
 
+def test_a_count_of_the_asked_thing_must_be_the_papers_count_of_it() -> None:
+    paper = Paper(
+        id="p1",
+        title="The Impossible Test",
+        abstract="It assesses LLMs on 675 unsolvable problems. We evaluated twelve state-of-the-art LLMs.",
+        source="jsonl",
+    )
+    sources = [Source(number=1, paper=paper, text=paper.abstract, score=1.0, evidence_score=1.0)]
+    question = "How many LLMs were evaluated in The Impossible Test, and on how many problems?"
+    assert check_grounding(question, "It evaluated 675 LLMs on 675 problems [1].", sources) == (
+        "the answer's count of LLMs is not the one its paper gives"
+    )
+    assert check_grounding(question, "It evaluated 12 LLMs on 675 problems [1].", sources) is None
+
+
 def test_a_comparison_sentence_is_cited_by_the_paper_it_names() -> None:
     assert markers_last("[1] GVGEN makes objects fast.") == "GVGEN makes objects fast [1]."
     assert cite_by_name("Paper 2 makes kernels fast [1].", SOURCES) == "Paper 2 makes kernels fast [2]."
@@ -813,6 +829,12 @@ def test_a_paper_is_named_by_whole_words_only() -> None:
 def _list_hit(number: int, abstract: str, dense: float, keyword: float) -> Hit:
     paper = Paper(id=f"p{number}", title=f"Paper {number}", abstract=abstract, source="jsonl")
     return Hit(chunk=Chunk(paper=paper, index=0, text=abstract, tokens=10), score=dense, dense=dense, keyword=keyword)
+
+
+def test_the_paper_that_introduces_a_name_is_that_name_before_a_rival_that_mentions_it() -> None:
+    rival = _list_hit(1, "We re-run CRT on ARM laptops and find it far less accurate than reported.", 0.7, 9.0)
+    crt = _list_hit(2, "This paper introduces CRT, a lightweight LLM-based transpiler from x86 to ARM.", 0.6, 8.0)
+    assert [h.chunk.paper.id for h in by_name(["CRT"], [rival, crt])] == ["p2", "p1"]
 
 
 def test_list_candidates_are_near_the_best_or_name_what_the_question_names() -> None:
@@ -888,6 +910,24 @@ def test_the_judge_orders_the_top_two_only_when_neither_leads(library: Library) 
     asker = Asker(library.store, calls, library.settings)  # type: ignore[arg-type]
     assert [h.chunk.paper.id for h in asker.judged_first(question, clear)] == ["p1", "p2", "p3"]
     assert calls.judged == []
+
+
+def test_a_paper_a_comparison_describes_is_the_one_the_judge_finds_likeliest(library: Library) -> None:
+    described = "the unsolvable-questions benchmark paper"
+    hits = [
+        _list_hit(1, "We train models to abstain on unanswerable questions.", 0.60, 6.0),
+        _list_hit(2, "A benchmark of 675 unsolvable problems for LLMs.", 0.55, 5.0),
+        _list_hit(3, "Predicting emergent capabilities by finetuning.", 0.30, 1.0),
+        _list_hit(4, "Position auctions for chatbots.", 0.10, 0.5),
+    ]
+    calls = _JudgeBy({"Paper 1": 0.4, "Paper 2": 0.9, "Paper 3": 0.1, "Paper 4": 1.0})
+    asker = Asker(library.store, calls, library.settings)  # type: ignore[arg-type]
+    assert asker.judged_described(described, hits).chunk.paper.id == "p2"
+    assert calls.judged == ["Paper 1", "Paper 2", "Paper 3"]  # the fourth is not judged
+    # A server without token probabilities: retrieval's order stands.
+    words = _JudgeBy({"Paper 1": 0.0, "Paper 2": 1.0, "Paper 3": 0.0}, calibrated=False)
+    asker = Asker(library.store, words, library.settings)  # type: ignore[arg-type]
+    assert asker.judged_described(described, hits).chunk.paper.id == "p1"
 
 
 def test_a_verdict_is_read_from_the_first_token_probabilities_or_else_the_word() -> None:

@@ -115,6 +115,18 @@ def test_how_many_question_picks_the_count_not_a_percentage(embedder: Embedder) 
     assert source.text == "The cluster in our experiments has 256 worker nodes."
 
 
+def test_a_size_written_with_a_scale_letter_is_a_figure(embedder: Embedder) -> None:
+    abstract = (
+        "The captioner describes what is seen and heard in a video. "
+        "Captions are aligned in time with the sounds and the scenes. "
+        "We fine-tune on a curated dataset of 107K audiovisual captions."
+    )
+    [source] = select_evidence(
+        "How big was the hand-picked set of descriptions it was tuned on?", [_hit(abstract, "Captioner")], embedder, [1]
+    )
+    assert source.text == "We fine-tune on a curated dataset of 107K audiovisual captions."
+
+
 def test_how_many_times_still_asks_for_a_ratio(embedder: Embedder) -> None:
     abstract = "The kernels run on 64 GPUs. They are 5.75x faster than before."
     [source] = select_evidence("How many times faster are the kernels?", [_hit(abstract, "Kernels")], embedder, [1])

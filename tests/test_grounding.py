@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from rag.grounding import counts_of, numbers_in, unsupported_coined_names, unsupported_names, unsupported_numbers
+from rag.grounding import counts, numbers_in, unsupported_coined_names, unsupported_names, unsupported_numbers
 
 
 @pytest.mark.parametrize(
@@ -78,10 +78,17 @@ def test_names_after_a_citation_marker_are_still_checked_inside_a_sentence() -> 
         ("evaluated on five benchmarks", "It is evaluated on 5 benchmarks [1]."),
         ("cuts memory by 50%", "It halves memory, to half [1]."),
         ("a dozen tasks", "It covers 12 tasks [1]."),
+        ("a dataset of 178K samples", "It contains 178,000 samples [1]."),
+        ("with 1.2M spatial QA pairs", "It holds 1.2 million pairs [1]."),
+        ("a 7 billion parameter model", "A 7B model [1]."),
     ],
 )
 def test_figures_as_real_abstracts_and_small_models_write_them_are_supported(abstract: str, answer: str) -> None:
     assert unsupported_numbers(answer, abstract) == []
+
+
+def test_a_scaled_figure_is_not_another_scaled_figure() -> None:
+    assert unsupported_numbers("It contains 178,000 samples [1].", "a dataset of 17.8K samples") == ["178,000"]
 
 
 def test_a_count_written_as_a_word_is_checked() -> None:
@@ -95,9 +102,11 @@ def test_only_coined_names_in_a_question_must_be_in_the_papers() -> None:
     question = "What FID does the one-step Gaussian image generator NitroFusion reach on COCO?"
     assert unsupported_coined_names(question, abstract) == ["COCO"]
     assert unsupported_names(question, abstract) == ["COCO", "Gaussian"]
-    # "AI" and "the US" are plain words a question uses, not names the paper must repeat.
+    # "AI", "the US" and "PC" are plain words a question uses, not names the paper must repeat.
     plain = "In the quiz that AI systems are graded on, what share of questions are about the US?"
     assert unsupported_coined_names(plain, "84.9% of questions focus on North American regions.") == []
+    desktop = "How often does it rewrite programs for desktop PC chips correctly?"
+    assert unsupported_coined_names(desktop, "It converts x86 assembly to ARM assembly.") == []
 
 
 def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> None:
@@ -106,7 +115,7 @@ def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> N
 
 
 @pytest.mark.parametrize(
-    ("thing", "text", "counts"),
+    ("thing", "text", "counted"),
     [
         ("datasets", "It uses 7 established medical datasets.", True),
         ("models", "Ten of the most capable open- and closed-source LMs were tested.", True),
@@ -130,5 +139,11 @@ def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> N
         ("experts", "Each of the experts reaches 64.2% accuracy.", False),
     ],
 )
-def test_a_count_counts_the_thing_named_after_it(thing: str, text: str, counts: bool) -> None:
-    assert counts_of(thing, text) is counts
+def test_a_count_counts_the_thing_named_after_it(thing: str, text: str, counted: bool) -> None:
+    assert bool(counts(thing, text)) is counted
+
+
+def test_counts_are_the_values_of_the_figures_that_count_the_thing() -> None:
+    abstract = "It assesses LLMs on 675 unsolvable problems. We evaluated twelve state-of-the-art LLMs."
+    assert counts("LLMs", abstract) == {12}
+    assert counts("problems", abstract) == {675}
