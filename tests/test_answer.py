@@ -773,14 +773,18 @@ def test_a_fact_answer_that_does_not_name_its_paper_gets_the_title(library: Libr
     assert answer.answer == f"They give a 5.75x speedup (\u201c{title}\u201d) [1]."
 
 
+def _one_paper(title: str, abstract: str) -> list[Source]:
+    """The sources of an answer from one paper's whole abstract."""
+    paper = Paper(id="p1", title=title, abstract=abstract, source="jsonl")
+    return [Source(number=1, paper=paper, text=abstract, score=1.0, evidence_score=1.0)]
+
+
 def test_a_figure_that_measures_something_else_is_withdrawn() -> None:
-    paper = Paper(
-        id="p1",
-        title="Skywork-Math",
-        abstract="We train Skywork-Math 7B on the 2.5M-instance Skywork-MathQA dataset. It reaches 51.2% on MATH.",
-        source="jsonl",
+    sources = _one_paper(
+        "Skywork-Math",
+        "We train Skywork-Math 7B on the 2.5M-instance Skywork-MathQA dataset. It reaches 51.2% on MATH.",
     )
-    sources = [Source(number=1, paper=paper, text=paper.abstract, score=1.0, evidence_score=1.0)]
+    paper = sources[0].paper
     question = "What learning rate was used to fine-tune Skywork-Math 7B?"
     assert check_grounding(question, "Skywork-Math 7B used a 2.5M learning rate [1].", sources) == (
         "the answer's figure is not a learning rate"
@@ -797,13 +801,9 @@ def test_a_figure_that_measures_something_else_is_withdrawn() -> None:
 
 
 def test_a_count_of_the_asked_thing_must_be_the_papers_count_of_it() -> None:
-    paper = Paper(
-        id="p1",
-        title="The Impossible Test",
-        abstract="It assesses LLMs on 675 unsolvable problems. We evaluated twelve state-of-the-art LLMs.",
-        source="jsonl",
+    sources = _one_paper(
+        "The Impossible Test", "It assesses LLMs on 675 unsolvable problems. We evaluated twelve state-of-the-art LLMs."
     )
-    sources = [Source(number=1, paper=paper, text=paper.abstract, score=1.0, evidence_score=1.0)]
     question = "How many LLMs were evaluated in The Impossible Test, and on how many problems?"
     assert check_grounding(question, "It evaluated 675 LLMs on 675 problems [1].", sources) == (
         "the answer's count of LLMs is not the one its paper gives"
@@ -875,6 +875,12 @@ class _JudgeBy:
         return Verdict(self.yes[title], self.calibrated)
 
 
+def _judged_by(library: Library, yes: dict[str, float], calibrated: bool = True) -> tuple[Asker, _JudgeBy]:
+    """An asker whose judge gives each paper ("Paper N") a set P(yes), and the calls, to see what it judged."""
+    calls = _JudgeBy(yes, calibrated)
+    return Asker(library.store, calls, library.settings), calls  # type: ignore[arg-type]
+
+
 def test_a_candidate_near_the_best_is_listed_on_a_fair_yes_any_other_only_on_a_sure_one(library: Library) -> None:
     hits = [
         _list_hit(1, "Low-rank adapters for fine-tuning.", 0.60, 9.0),  # the best: a candidate
@@ -882,13 +888,11 @@ def test_a_candidate_near_the_best_is_listed_on_a_fair_yes_any_other_only_on_a_s
         _list_hit(3, "Federated training.", 0.30, 1.0),
     ]
     sources = [_source(n, h.chunk.text) for n, h in enumerate(hits, start=1)]
-    calls = _JudgeBy({"Paper 1": 0.75, "Paper 2": 0.9, "Paper 3": 0.95})
-    asker = Asker(library.store, calls, library.settings)  # type: ignore[arg-type]
+    asker, _ = _judged_by(library, {"Paper 1": 0.75, "Paper 2": 0.9, "Paper 3": 0.95})
     chosen = asker.judged_relevant("Which papers fine-tune?", hits, sources, "Does this paper fine-tune?")
     assert [s.paper.id for s in chosen] == ["p1", "p3"]
     # A server without token probabilities: only the candidates near the best are judged, on their word.
-    words = _JudgeBy({"Paper 1": 1.0, "Paper 2": 1.0, "Paper 3": 1.0}, calibrated=False)
-    asker = Asker(library.store, words, library.settings)  # type: ignore[arg-type]
+    asker, words = _judged_by(library, {"Paper 1": 1.0, "Paper 2": 1.0, "Paper 3": 1.0}, calibrated=False)
     chosen = asker.judged_relevant("Which papers fine-tune?", hits, sources, "Does this paper fine-tune?")
     assert [s.paper.id for s in chosen] == ["p1"] and words.judged == ["Paper 1"]
 
@@ -900,14 +904,12 @@ def test_the_judge_orders_the_top_two_only_when_neither_leads(library: Library) 
         _list_hit(2, "Sparse attention over long video clips, computed in blocks.", 0.49, 4.9),
         _list_hit(3, "Position auctions for chatbots.", 0.10, 0.5),
     ]
-    calls = _JudgeBy({"Paper 1": 0.2, "Paper 2": 0.9, "Paper 3": 1.0})
-    asker = Asker(library.store, calls, library.settings)  # type: ignore[arg-type]
+    asker, calls = _judged_by(library, {"Paper 1": 0.2, "Paper 2": 0.9, "Paper 3": 1.0})
     assert [h.chunk.paper.id for h in asker.judged_first(question, close)] == ["p2", "p1", "p3"]
     assert calls.judged == ["Paper 1", "Paper 2"]  # the third is not judged
     # The top paper leads on meaning and on words: nothing to judge, the order stands.
     clear = [_list_hit(1, "Attention kernels skip blocks of long videos.", 0.90, 12.0), *close[1:]]
-    calls = _JudgeBy({"Paper 1": 0.2, "Paper 2": 0.9, "Paper 3": 1.0})
-    asker = Asker(library.store, calls, library.settings)  # type: ignore[arg-type]
+    asker, calls = _judged_by(library, {"Paper 1": 0.2, "Paper 2": 0.9, "Paper 3": 1.0})
     assert [h.chunk.paper.id for h in asker.judged_first(question, clear)] == ["p1", "p2", "p3"]
     assert calls.judged == []
 
@@ -920,13 +922,11 @@ def test_a_paper_a_comparison_describes_is_the_one_the_judge_finds_likeliest(lib
         _list_hit(3, "Predicting emergent capabilities by finetuning.", 0.30, 1.0),
         _list_hit(4, "Position auctions for chatbots.", 0.10, 0.5),
     ]
-    calls = _JudgeBy({"Paper 1": 0.4, "Paper 2": 0.9, "Paper 3": 0.1, "Paper 4": 1.0})
-    asker = Asker(library.store, calls, library.settings)  # type: ignore[arg-type]
+    asker, calls = _judged_by(library, {"Paper 1": 0.4, "Paper 2": 0.9, "Paper 3": 0.1, "Paper 4": 1.0})
     assert asker.judged_described(described, hits).chunk.paper.id == "p2"
     assert calls.judged == ["Paper 1", "Paper 2", "Paper 3"]  # the fourth is not judged
     # A server without token probabilities: retrieval's order stands.
-    words = _JudgeBy({"Paper 1": 0.0, "Paper 2": 1.0, "Paper 3": 0.0}, calibrated=False)
-    asker = Asker(library.store, words, library.settings)  # type: ignore[arg-type]
+    asker, _ = _judged_by(library, {"Paper 1": 0.0, "Paper 2": 1.0, "Paper 3": 0.0}, calibrated=False)
     assert asker.judged_described(described, hits).chunk.paper.id == "p1"
 
 

@@ -103,28 +103,28 @@ def test_a_measure_word_far_from_what_does_not_ask_for_a_figure(question: str) -
     assert not asks_for_a_figure(question)
 
 
-def test_how_many_question_picks_the_count_not_a_percentage(embedder: Embedder) -> None:
-    abstract = (
-        "Only 10% of the crawled data was kept for training. "
-        "Slow machines hold up the whole training run. "
-        "The cluster in our experiments has 256 worker nodes."
-    )
-    [source] = select_evidence(
-        "How many machines did the training run use?", [_hit(abstract, "Stragglers")], embedder, [1]
-    )
-    assert source.text == "The cluster in our experiments has 256 worker nodes."
-
-
-def test_a_size_written_with_a_scale_letter_is_a_figure(embedder: Embedder) -> None:
-    abstract = (
-        "The captioner describes what is seen and heard in a video. "
-        "Captions are aligned in time with the sounds and the scenes. "
-        "We fine-tune on a curated dataset of 107K audiovisual captions."
-    )
-    [source] = select_evidence(
-        "How big was the hand-picked set of descriptions it was tuned on?", [_hit(abstract, "Captioner")], embedder, [1]
-    )
-    assert source.text == "We fine-tune on a curated dataset of 107K audiovisual captions."
+@pytest.mark.parametrize(
+    ("question", "abstract", "figure_sentence"),
+    [
+        # "How many" picks the count, not a percentage.
+        (
+            "How many machines did the training run use?",
+            "Only 10% of the crawled data was kept for training. Slow machines hold up the whole training run.",
+            "The cluster in our experiments has 256 worker nodes.",
+        ),
+        # A size written with a scale letter is a figure.
+        (
+            "How big was the hand-picked set of descriptions it was tuned on?",
+            "The captioner describes what is seen and heard in a video. Captions are aligned in time with sounds.",
+            "We fine-tune on a curated dataset of 107K audiovisual captions.",
+        ),
+    ],
+)
+def test_a_figure_question_picks_the_sentence_with_its_kind_of_figure(
+    embedder: Embedder, question: str, abstract: str, figure_sentence: str
+) -> None:
+    [source] = select_evidence(question, [_hit(f"{abstract} {figure_sentence}", "Paper")], embedder, [1])
+    assert source.text == figure_sentence
 
 
 def test_how_many_times_still_asks_for_a_ratio(embedder: Embedder) -> None:
