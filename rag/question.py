@@ -100,7 +100,7 @@ _COUNTS = {"two": 2, "three": 3, "2": 2, "3": 3}
 # "... compare with the paper that trains on logically equivalent problems?": a subject cut just after
 # the verb of a relative clause ("the paper that trains") runs on to the clause's end.
 _CUT_CLAUSE = re.compile(r"\bpapers? (?:that|which|where|whose|who)(?: [\w-]+)?$", re.I)
-_CLAUSE_END = re.compile(r"\s*[?;:!]|,\s|\.(?:\s|$)|$")
+_DESCRIPTION_END = re.compile(r"\s*[?;:!]|,\s|\.(?:\s|$)|$")
 # "The audio-visual benchmark paper finds ...; how does the audio-visual captioning paper's model fare?":
 # two papers described, not named, in one question are set side by side.
 _DESCRIBED_PAPER = re.compile(r"\bthe ((?:[\w-]+ ){1,5}?)paper\b(?!s)", re.I)
@@ -188,13 +188,13 @@ def comparison(question: str) -> Comparison | None:
             ]
             if all(len(s.split()) <= 12 for s in subjects):
                 return Comparison([_whole_description(s, question) for s in subjects], len(subjects))
-    described = [
-        f"the {m.group(1)}paper"
+    described = {
+        f"the {m.group(1)}paper".lower(): f"the {m.group(1)}paper"
         for m in _DESCRIBED_PAPER.finditer(question)
         if not set(m.group(1).lower().split()) <= _NOT_A_DESCRIPTION
-    ]
-    if len(set(d.lower() for d in described)) >= 2:
-        return Comparison(list(dict.fromkeys(described)), len(described))
+    }
+    if len(described) >= 2:
+        return Comparison(list(described.values()), len(described))
     return None
 
 
@@ -203,7 +203,7 @@ def _whole_description(subject: str, question: str) -> str:
     start = question.find(subject)
     if start < 0 or not _CUT_CLAUSE.search(subject):
         return subject
-    end = _CLAUSE_END.search(question, start + len(subject))
+    end = _DESCRIPTION_END.search(question, start + len(subject))
     return question[start : end.start() if end else len(question)].strip()
 
 

@@ -117,6 +117,10 @@ def test_question_kind(question: str, kind: str) -> None:
             "The audio-visual benchmark paper finds models lagging; how does the captioning paper's model fare?",
             Comparison(["the audio-visual benchmark paper", "the captioning paper"], 2),
         ),
+        (
+            "The benchmark paper finds models lagging, the benchmark paper says; what does the captioning paper find?",
+            Comparison(["the benchmark paper", "the captioning paper"], 2),
+        ),
         ("What does the SlimFlow paper say, and what does the same paper find?", None),
         ("Is GVGEN faster than 7 seconds?", None),
         ("Which dataset, ImageNet or COCO, was used?", None),
