@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from rag.catalog import Days
-from rag.chains import ModelCalls, OnToken
+from rag.chains import ModelCalls, OnToken, Verdict
 from rag.citations import (
     MARKER,
     ONE_MARKER,
@@ -545,9 +545,13 @@ class Asker:
         pair, check = self.relevance_check(question, "list", hits[:2])
         if len(pair) < 2:
             return hits
-        prompt = load_prompt("relevance")
-        first, second = (self.calls.judge(prompt, relevance_variables(s, check)).yes for s in pair)
+        first, second = (verdict.yes for verdict in self.verdicts(pair, check))
         return [hits[1], hits[0], *hits[2:]] if second > first else hits
+
+    def verdicts(self, sources: list[Source], check: str) -> list[Verdict]:
+        """The yes/no judge's verdict on check for each source, read alone."""
+        prompt = load_prompt("relevance")
+        return [self.calls.judge(prompt, relevance_variables(source, check)) for source in sources]
 
     def judged_described(self, subject: str, hits: list[Hit]) -> Hit:
         """The hit the judge finds likeliest to be the paper a comparison describes without a name.
@@ -559,8 +563,7 @@ class Asker:
         check = f"Is this {subject}?" if subject.lower().startswith("the ") else f"Is this paper about {subject}?"
         candidates = hits[:DESCRIBED_CANDIDATES]
         sources = select_evidence(subject, candidates, self.store.embedder, [LIST_SENTENCES] * len(candidates))
-        prompt = load_prompt("relevance")
-        verdicts = [self.calls.judge(prompt, relevance_variables(source, check)) for source in sources]
+        verdicts = self.verdicts(sources, check)
         if len(verdicts) < 2 or not all(v.calibrated for v in verdicts):
             return hits[0]
         best = max(range(len(verdicts)), key=lambda i: verdicts[i].yes)

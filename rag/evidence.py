@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 
+from rag.grounding import SCALE
 from rag.models import Hit, Source
 from rag.providers import Embedder
 from rag.text import content_words
@@ -18,7 +19,7 @@ from rag.untrusted import prompt_sentences
 # "3D" or "GPT-4".
 _FIGURE = re.compile(
     r"\d+(?:\.\d+)?\s*(?:%|x\b|\u00d7|times\b|fold\b|percent|seconds?\b|minutes?\b|hours?\b|fps\b|ms\b|points?\b)"
-    r"|\d+\.\d+|\d{1,3}(?:,\d{3})+|\b\d+(?:[KMB]\b|\s+(?:thousand|million|billion)\b)"
+    rf"|\d+\.\d+|\d{{1,3}}(?:,\d{{3}})+|\b\d+(?:{SCALE})"
 )
 # The measure may be qualified and come a few words after "what": "what success rate", "what is
 # the average score", "what does it score".

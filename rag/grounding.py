@@ -40,8 +40,10 @@ _WORDS_OK_CAPITALISED = {"I", "The", "This", "These", "It", "In", "A", "An", "AI
 
 
 _PERCENT_AFTER = re.compile(r"\s*(?:\\?%|percent\b)")
-# "178K samples" is "178,000 samples", "1.2M pairs" "1.2 million pairs", "7B" 7 billion.
-_SCALE_AFTER = re.compile(r"([kKMB])(?![A-Za-z])|\s+(thousand|million|billion)\b", re.I)
+# "178K samples" is "178,000 samples", "1.2M pairs" "1.2 million pairs", "7B" 7 billion: the scale
+# written after a number (rag.evidence reads such a number as a figure too).
+SCALE = r"([kKMB])(?![A-Za-z])|\s+(thousand|million|billion)\b"
+_SCALE_AFTER = re.compile(SCALE, re.I)
 _SCALES = {"k": 1000, "thousand": 1000, "m": 10**6, "million": 10**6, "b": 10**9, "billion": 10**9}
 # Enough of what follows a figure to read the few words it counts ("7 established medical datasets");
 # the whole rest of the text would be kept once per figure, quadratic in a long abstract.
