@@ -25,13 +25,14 @@ from rag.answer import (
     LIST_CANDIDATE_YES,
     LIST_OTHER_YES,
     LIST_SENTENCES,
+    RELEVANCE_PROMPT_VERSION,
     Asker,
     list_candidates,
     name_the_asked,
     relevance_variables,
 )
 from rag.chains import ModelCalls
-from rag.prompts import load_prompt
+from rag.prompts import Prompt, load_prompt
 from rag.providers import get_chat
 from rag.question import question_kind
 from rag.retrieval import retrieve
@@ -58,9 +59,9 @@ class Judged(NamedTuple):
 Rule = Callable[[Judged], bool]
 
 
-def judge_suite(path: Path, calls: ModelCalls, sentences: int, candidates: int | None) -> list[Judged]:
+def judge_suite(path: Path, calls: ModelCalls, sentences: int, candidates: int | None, prompt: Prompt) -> list[Judged]:
     """Every retrieved paper of every list and summary question of one suite, judged once."""
-    suite, prompt, rows = load_suite(path), load_prompt("relevance"), []
+    suite, rows = load_suite(path), []
     with tempfile.TemporaryDirectory() as tmp:
         settings = get_settings(data_dir=Path(tmp))
         store = build_store(suite, settings)
@@ -119,13 +120,17 @@ def main() -> None:
     parser.add_argument("suites", nargs="*", type=Path, default=[Path("evals/suites/dev")])
     parser.add_argument("--sentences", type=int, default=LIST_SENTENCES, help="sentences the list judge reads")
     parser.add_argument("--candidates", type=int, help="retrieved papers judged (default: the setting)")
+    parser.add_argument("--prompt-version", type=int, default=RELEVANCE_PROMPT_VERSION, help="prompts/relevance.vN.md")
     parser.add_argument("--misses", action="store_true", help="print each paper the shipped rule gets wrong")
     parser.add_argument("--save", type=Path, help="write every judged paper as JSON lines, to score other rules")
     args = parser.parse_args()
     settings = get_settings()
     calls = ModelCalls(get_chat(settings), settings.cache_dir)
+    prompt = load_prompt("relevance", args.prompt_version)
     rows = [
-        row for path in suite_paths(args.suites) for row in judge_suite(path, calls, args.sentences, args.candidates)
+        row
+        for path in suite_paths(args.suites)
+        for row in judge_suite(path, calls, args.sentences, args.candidates, prompt)
     ]
 
     if args.save:

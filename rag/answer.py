@@ -72,6 +72,8 @@ OPEN_SENTENCES = 7
 # 35/48, leave one day out 34/48.
 LIST_CANDIDATE_YES = 0.7
 LIST_OTHER_YES = 0.93
+# prompts/relevance.vN.md: the yes/no judge of list, summary and top-two questions.
+RELEVANCE_PROMPT_VERSION = 1
 # Abstract sentences the list judge reads of each paper, those nearest the question.
 LIST_SENTENCES = 3
 # Per compared paper: set once from the abstracts' length, not tuned.
@@ -550,7 +552,7 @@ class Asker:
 
     def verdicts(self, sources: list[Source], check: str) -> list[Verdict]:
         """The yes/no judge's verdict on check for each source, read alone."""
-        prompt = load_prompt("relevance")
+        prompt = load_prompt("relevance", RELEVANCE_PROMPT_VERSION)
         return [self.calls.judge(prompt, relevance_variables(source, check)) for source in sources]
 
     def judged_described(self, subject: str, hits: list[Hit]) -> Hit:
@@ -673,7 +675,7 @@ class Asker:
         Without token probabilities (a server that does not send them) only the candidates near the
         best are judged, and a written yes passes, as before the judge was calibrated.
         """
-        prompt = load_prompt("relevance")
+        prompt = load_prompt("relevance", RELEVANCE_PROMPT_VERSION)
         candidates = {h.chunk.paper.id for h in list_candidates(question, hits)}
         chosen: dict[int, Source] = {}
         calibrated = True
