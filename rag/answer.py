@@ -555,21 +555,25 @@ class Asker:
         prompt = load_prompt("relevance", RELEVANCE_PROMPT_VERSION)
         return [self.calls.judge(prompt, relevance_variables(source, check)) for source in sources]
 
+    def judged_order(self, check: str, words: str, hits: list[Hit]) -> list[Hit]:
+        """hits, those the judge finds likelier to answer check with yes first, each read as its sentences
+        nearest words; as they came without token probabilities."""
+        sources = select_evidence(words, hits, self.store.embedder, [LIST_SENTENCES] * len(hits))
+        verdicts = self.verdicts(sources, check)
+        if len(verdicts) < 2 or not all(v.calibrated for v in verdicts):
+            return hits
+        yes = {source.paper.id: verdict.yes for source, verdict in zip(sources, verdicts, strict=True)}
+        return sorted(hits, key=lambda h: -yes.get(h.chunk.paper.id, 0.0))
+
     def judged_described(self, subject: str, hits: list[Hit]) -> Hit:
         """The hit the judge finds likeliest to be the paper a comparison describes without a name.
 
         "How do the unsolvable-questions benchmark paper and the emergence-prediction method paper
         each ...": retrieval ranks papers on the topic, not the one described, so a method paper on the
-        same questions can rank above the benchmark. Without token probabilities, the best-retrieved.
+        same questions can rank above the benchmark.
         """
         check = f"Is this {subject}?" if subject.lower().startswith("the ") else f"Is this paper about {subject}?"
-        candidates = hits[:DESCRIBED_CANDIDATES]
-        sources = select_evidence(subject, candidates, self.store.embedder, [LIST_SENTENCES] * len(candidates))
-        verdicts = self.verdicts(sources, check)
-        if len(verdicts) < 2 or not all(v.calibrated for v in verdicts):
-            return hits[0]
-        best = max(range(len(verdicts)), key=lambda i: verdicts[i].yes)
-        return next(h for h in candidates if h.chunk.paper.id == sources[best].paper.id)
+        return self.judged_order(check, subject, hits[:DESCRIBED_CANDIDATES])[0]
 
     def answer_single(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
         """One answer written by the model from evidence sentences, then cited and checked."""
@@ -646,7 +650,12 @@ class Asker:
             # Fewer than two is at most one paper, set beside what its own abstract discusses: ask() answers it as open.
             return Compared(list(chosen.values()), called)
         topic = compared.subjects[0] if compared and compared.subjects else question
-        return Compared(by_name(_subject_names(topic), retrieve_hits(topic, COMPARE_CANDIDATES))[:count], {})
+        hits = by_name(_subject_names(topic), retrieve_hits(topic, COMPARE_CANDIDATES))
+        if compared and compared.check:
+            # "the two papers that train LLMs on maths without answers": retrieval ranks papers on maths
+            # and RL; which of them train without answers is the judge's to say (one call per candidate).
+            hits = self.judged_order(compared.check, topic, hits)
+        return Compared(hits[:count], {})
 
     def answer_compare(self, question: str, compared: Compared, on_token: OnToken | None) -> Draft:
         """A sentence for each compared paper and one on how they differ; every compared paper cited."""

@@ -90,10 +90,12 @@ _COMPARE_PAIR = [
 _POSSESSIVE = re.compile(r"(?:'|\u2019)s(?:\s.*)?$")
 # "How do VeriGUI, SEAgent and Web-CogReasoner differ": the first subject is itself a list.
 _SUBJECT_LIST = re.compile(r"\s*,\s*(?:and\s+)?")
-# "What do the two video papers say about ...?", "both papers on X", "the three papers about X".
+# "What do the two video papers say about ...?", "both papers on X", "the three papers about X",
+# "the two papers that train LLMs without answers each ...".
 _COMPARE_GROUP = re.compile(
-    r"\b(?:(?:the|today's) (two|three|2|3)|both(?: the)?) (?:(.+?) )?papers\b"
-    r"(?:\s+(?:on|about|concerning)\s+(.+?)(?=\s+(?:say|do|differ|agree|compare)\b|[?,:.!]|$))?",
+    r"\b(?:(?:the|today's) (?P<count>two|three|2|3)|both(?: the)?) (?:(?P<kind>.+?) )?papers\b"
+    r"(?:\s+(?:(?:on|about|concerning)\s+(?P<topic>.+?)|(?:that|which)\s+(?P<clause>.+?))"
+    r"(?=\s+(?:each|say|do|differ|agree|compare)\b|[?,:.!]|$))?",
     re.I,
 )
 _COUNTS = {"two": 2, "three": 3, "2": 2, "3": 3}
@@ -159,10 +161,12 @@ def measured_thing(question: str) -> list[str]:
 
 
 class Comparison(NamedTuple):
-    """What a compare question sets side by side: named subjects, or the N papers on a topic."""
+    """What a compare question sets side by side: named subjects, or the N papers on a topic and the
+    yes/no question each of them answers ("Is this a position paper?"), when the question says one."""
 
     subjects: list[str]
     count: int
+    check: str | None = None
 
 
 def is_list_question(question: str) -> bool:
@@ -174,9 +178,9 @@ def comparison(question: str) -> Comparison | None:
     """The papers a question compares, or None when it compares nothing."""
     group = _COMPARE_GROUP.search(question)
     if group:
-        count = _COUNTS.get((group.group(1) or "two").lower(), 2)
-        topic = " ".join(part for part in (group.group(2), group.group(3)) if part)
-        return Comparison([topic] if topic else [], count)
+        count = _COUNTS.get((group["count"] or "two").lower(), 2)
+        topic = " ".join(part for part in (group["kind"], group["topic"], group["clause"]) if part)
+        return Comparison([topic] if topic else [], count, _group_check(group["kind"], group["clause"]))
     for pattern in _COMPARE_PAIR:
         match = pattern.search(question)
         if match:
@@ -195,6 +199,19 @@ def comparison(question: str) -> Comparison | None:
     }
     if len(described) >= 2:
         return Comparison(list(described.values()), len(described))
+    return None
+
+
+def _group_check(kind: str | None, clause: str | None) -> str | None:
+    """The yes/no question each of "the three position papers" or "the two papers that do X" answers
+    alone. None for "the two papers on X", where retrieval already ranks by the topic and where the
+    topic's end is a guess ("the two papers on web agents train their agents to do what?"), and for
+    "both papers", which says nothing of them."""
+    if clause:
+        verb, _, rest = clause.partition(" ")
+        return f"Is this paper {rest}?" if verb.lower() in ("are", "were") else Topic(clause, False).check
+    if kind:
+        return f"Is this {'an' if kind[0].lower() in 'aeiou' else 'a'} {kind} paper?"
     return None
 
 

@@ -930,6 +930,24 @@ def test_a_paper_a_comparison_describes_is_the_one_the_judge_finds_likeliest(lib
     assert asker.judged_described(described, hits).chunk.paper.id == "p1"
 
 
+def test_the_papers_a_group_comparison_describes_are_those_the_judge_finds_likeliest(library: Library) -> None:
+    question = "What do the two papers that train LLMs without answers each use as the reward?"
+    hits = [
+        _list_hit(1, "We reward format and length when training LLMs on maths, with no answers.", 0.60, 6.0),
+        _list_hit(2, "Interleaving thinking and answering with RL and a rule-based reward.", 0.55, 5.0),
+        _list_hit(3, "A benchmark of maths problems for LLMs.", 0.50, 4.0),
+        _list_hit(4, "Self-certainty as the only reward: reasoning without external rewards.", 0.40, 2.0),
+    ]
+    asker, calls = _judged_by(library, {"Paper 1": 0.9, "Paper 2": 0.2, "Paper 3": 0.1, "Paper 4": 0.8})
+    compared = asker.compared_hits(question, lambda query, depth: hits[:depth])
+    assert [h.chunk.paper.id for h in compared.hits] == ["p1", "p4"]
+    assert calls.judged == ["Paper 1", "Paper 2", "Paper 3", "Paper 4"]
+    # "Both papers" says nothing to judge them by: the best-retrieved two.
+    asker, calls = _judged_by(library, {"Paper 1": 0.9, "Paper 2": 0.2, "Paper 3": 0.1, "Paper 4": 0.8})
+    compared = asker.compared_hits("What do both papers say about rewards?", lambda query, depth: hits[:depth])
+    assert [h.chunk.paper.id for h in compared.hits] == ["p1", "p2"] and calls.judged == []
+
+
 def test_a_verdict_is_read_from_the_first_token_probabilities_or_else_the_word() -> None:
     top = [
         {"token": "Yes", "logprob": math.log(0.6)},

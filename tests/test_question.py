@@ -65,8 +65,27 @@ def test_question_kind(question: str, kind: str) -> None:
         ("Compare SlimFlow and GVGEN: how does each speed up generation?", Comparison(["SlimFlow", "GVGEN"], 2)),
         ("How do MoS and LoRA differ in parameter sharing?", Comparison(["MoS", "LoRA"], 2)),
         ("What is the difference between Tutel and Fairseq?", Comparison(["Tutel", "Fairseq"], 2)),
-        ("What do the two grokking papers say about lottery tickets?", Comparison(["grokking"], 2)),
-        ("What do the three papers on CTR prediction say?", Comparison(["CTR prediction"], 3)),
+        (
+            "What do the two grokking papers say about lottery tickets?",
+            Comparison(["grokking"], 2, "Is this a grokking paper?"),
+        ),
+        (
+            "What do the three papers on CTR prediction say?",
+            Comparison(["CTR prediction"], 3),
+        ),
+        (
+            "What do the two papers that train LLMs without answers each use as the reward?",
+            Comparison(["train LLMs without answers"], 2, "Does this paper train LLMs without answers?"),
+        ),
+        (
+            "How do the two papers which are about optimal transport differ?",
+            Comparison(["are about optimal transport"], 2, "Is this paper about optimal transport?"),
+        ),
+        (
+            "What do today's three open-source papers argue?",
+            Comparison(["open-source"], 3, "Is this an open-source paper?"),
+        ),
+        ("What do both papers say about speed?", Comparison([], 2)),
         (
             "How do VeriGUI, SEAgent and Web-CogReasoner differ?",
             Comparison(["VeriGUI", "SEAgent", "Web-CogReasoner"], 3),
@@ -99,8 +118,14 @@ def test_question_kind(question: str, kind: str) -> None:
         ("Does GVGEN run faster than SlimFlow?", Comparison(["GVGEN", "SlimFlow"], 2)),
         ("Which one is faster: GVGEN or SlimFlow?", Comparison(["GVGEN", "SlimFlow"], 2)),
         ("Both Tutel and Flex scale MoE; how?", Comparison(["Tutel", "Flex"], 2)),
-        ("How do today's two papers on token pruning differ?", Comparison(["token pruning"], 2)),
-        ("Compare the two papers on multilingual models.", Comparison(["multilingual models"], 2)),
+        (
+            "How do today's two papers on token pruning differ?",
+            Comparison(["token pruning"], 2),
+        ),
+        (
+            "Compare the two papers on multilingual models.",
+            Comparison(["multilingual models"], 2),
+        ),
         (
             "Which is cheaper to build a training dataset for, Pathology-CoT or InfiniHuman?",
             Comparison(["Pathology-CoT", "InfiniHuman"], 2),
