@@ -29,7 +29,7 @@ from rag.citations import (
     recited_at_end,
     without_markers,
 )
-from rag.evidence import select_evidence
+from rag.evidence import asks_for_an_amount, select_evidence
 from rag.explain import cached_explainer, method_name
 from rag.grounding import (
     counts,
@@ -370,7 +370,8 @@ def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | Non
     if thing and not gives_a_count(text):
         return f"the answer gives no count of {thing}"
     if not wanted:
-        return None
+        # "How often do the attacks still work by the end?" answered "the attacks still work by the end".
+        return "the answer gives no figure" if asks_for_an_amount(question) else None
     if thing:
         given = counts(thing, text)
         if not given:

@@ -30,6 +30,13 @@ _FIGURE_QUESTION = re.compile(
     r"\b(speed-?up|ratio|percent|times faster)\b",
     re.I,
 )
+# Asked so that only a number answers: "by how much", "how often", "what share". "How well" or "how
+# fast" may be answered in words ("it outperforms", "in real time").
+_AMOUNT_QUESTION = re.compile(
+    r"\bhow (much|often)\b|\bby (what|how)\b"
+    r"|\bwhat (?:[\w-]+ ){0,3}?(fraction|share|percentage|ratio|factor|speedup)s?\b",
+    re.I,
+)
 # "How many workers" asks for a count: a number that counts something ("256 worker nodes",
 # "15.7M parameters"), which a percentage or a ratio never is.
 _COUNT_QUESTION = re.compile(r"\bhow many\b(?!\s+(times|more|fewer|less)\b)", re.I)
@@ -43,6 +50,11 @@ def _overlap(question: set[str], sentence: str) -> float:
 def asks_for_a_figure(question: str) -> bool:
     """How much, how many, how fast, what ratio ...: the answer is a number."""
     return bool(_FIGURE_QUESTION.search(question))
+
+
+def asks_for_an_amount(question: str) -> bool:
+    """By how much, how often, what share ...: an answer without a number answers nothing."""
+    return bool(_AMOUNT_QUESTION.search(question))
 
 
 def _answer_shape(question: str) -> re.Pattern[str] | None:

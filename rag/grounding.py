@@ -22,6 +22,10 @@ _WORD_VALUES = {
     "hundred": 100,
     "thousand": 1000,
     "dozen": 12,
+    **{
+        f"{w}fold": n for n, w in enumerate(["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"], 2)
+    },
+    "hundredfold": 100,
     "twice": 2,
     "double": 2,
     "doubles": 2,
@@ -61,6 +65,7 @@ class Figure(NamedTuple):
     forms: frozenset[Decimal]
     after: str = ""
     before: str = ""
+    scaled: bool = False  # written with a scale: "1.5B", "178K", "2 million"
 
 
 def _around(text: str, match: re.Match[str]) -> tuple[str, str]:
@@ -81,7 +86,8 @@ def figures_in(text: str) -> list[Figure]:
         share = (value / 100).normalize() if _PERCENT_AFTER.match(text, match.end()) else value
         scale = _SCALE_AFTER.match(text, match.end())
         scaled = (value * _SCALES[(scale.group(1) or scale.group(2)).lower()]).normalize() if scale else value
-        figures.append(Figure(match.group(0), value, frozenset({value, share, scaled}), *_around(text, match)))
+        forms = frozenset({value, share, scaled})
+        figures.append(Figure(match.group(0), value, forms, *_around(text, match), scaled=scale is not None))
     for match in _NUMBER_WORD.finditer(text):
         value = Decimal(_WORD_VALUES[match.group(1).lower()]).normalize()
         percent = (value * 100).normalize() if value < 1 else value
@@ -143,10 +149,23 @@ def gives_a_count(text: str) -> bool:
     return bool(numbers_in(text)) or _ONE.search(text) is not None
 
 
+# A unit after a figure that is not a scale: "1.5 seconds", "20%", "3x".
+_UNIT_AFTER = re.compile(
+    r"\s*(?:\\?%|percent\b|x\b|\u00d7|times\b|fold\b|seconds?\b|minutes?\b|hours?\b|ms\b|points?\b)", re.I
+)
+
+
 def unsupported_numbers(text: str, sources: str) -> list[str]:
-    """Figures in text, as written there, that no source states in any form."""
-    known = {form for figure in figures_in(sources) for form in figure.forms}
-    return list(dict.fromkeys(f.written for f in figures_in(text) if not f.forms & known))
+    """Figures in text, as written there, that no source states in any form. A figure with a unit is
+    not stated by a model size: "starts 1.5 seconds sooner" is not in "a 1.5B model"."""
+    stated = figures_in(sources)
+    known = {form for figure in stated for form in figure.forms}
+    unscaled = {form for figure in stated if not figure.scaled for form in figure.forms}
+    return list(
+        dict.fromkeys(
+            f.written for f in figures_in(text) if not f.forms & (unscaled if _UNIT_AFTER.match(f.after) else known)
+        )
+    )
 
 
 def names_in(text: str) -> set[str]:

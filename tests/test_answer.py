@@ -347,6 +347,21 @@ def test_a_count_asked_for_and_none_given_is_withdrawn(answer: str, problem: str
     assert check_grounding("How many GPU hours does GVGEN need?", answer, sources) == problem
 
 
+@pytest.mark.parametrize(
+    ("question", "answer", "problem"),
+    [
+        ("By how much does GVGEN cut the time?", "GVGEN cuts the time a lot [1].", "the answer gives no figure"),
+        ("How often does GVGEN fail?", "GVGEN fails less and less by the end [1].", "the answer gives no figure"),
+        ("How much faster is GVGEN?", "GVGEN is about twice as fast [1].", None),
+        # "How well" may be answered in words.
+        ("How well does GVGEN do?", "GVGEN outperforms earlier 3D generators [1].", None),
+    ],
+)
+def test_an_amount_asked_for_and_no_figure_given_is_withdrawn(question: str, answer: str, problem: str | None) -> None:
+    sources = [_source(1, "GVGEN is twice as fast as earlier 3D generators and outperforms them.")]
+    assert check_grounding(question, answer, sources) == problem
+
+
 def test_a_name_no_source_mentions_is_withdrawn(library: Library) -> None:
     answer, _ = ask(library, "How fast is GVGEN?", "GVGEN is faster than Midjourney in about 7 seconds [1].")
     _assert_abstained(answer)

@@ -15,6 +15,8 @@ from rag.grounding import counts, numbers_in, unsupported_coined_names, unsuppor
         ("5.75x faster", "5.75 times faster"),
         ("1,000 tokens", "1000 tokens"),
         ("0.50 accuracy", "0.5 accuracy"),
+        ("cuts memory threefold", "cuts memory 3x"),
+        ("a tenfold speedup", "a 10-fold speedup"),
     ],
 )
 def test_numbers_written_differently_are_the_same_value(first: str, second: str) -> None:
@@ -26,6 +28,13 @@ def test_numbers_in_reads_values_not_digits() -> None:
     assert numbers_in("a 5.75x speedup on 1,000 prompts") == {Decimal("5.75"), Decimal(1000)}
     assert numbers_in("16%") != numbers_in("1.6%")
     assert numbers_in("no figures here") == set()
+
+
+def test_a_figure_with_a_unit_is_not_stated_by_a_model_size() -> None:
+    sources = "We train a 1.5B model on 178K samples; replies start 80% sooner."
+    assert unsupported_numbers("Replies start 1.5 seconds sooner.", sources) == ["1.5"]
+    assert unsupported_numbers("Replies start 80% sooner with a 1.5 billion parameter model.", sources) == []
+    assert unsupported_numbers("It was tuned on 178,000 samples.", sources) == []
 
 
 def test_citation_markers_are_not_numbers() -> None:
