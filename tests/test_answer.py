@@ -334,6 +334,17 @@ def test_a_figure_from_a_paper_not_about_what_the_question_names_is_withdrawn() 
     assert counted == "the answer's figure does not count GPU hours"
 
 
+def test_a_figure_from_the_second_paper_of_an_answer_about_one_is_withdrawn() -> None:
+    sources = [
+        _source(1, "Sequential gradient coding improves runtime by 16% over the baseline on 256 workers."),
+        _source(2, "Erratum: the improvement of sequential gradient coding on its 256-node cluster is 41%."),
+    ]
+    question = "What runtime improvement does sequential gradient coding yield, and on how many workers?"
+    problem = check_grounding(question, "It yields 41% on 256 workers [1, 2].", sources)
+    assert problem == "the figures 41 come from another paper than the one the answer is about"
+    assert check_grounding(question, "It yields 16% on 256 workers [1, 2].", sources) is None
+
+
 @pytest.mark.parametrize(
     ("answer", "problem"),
     [
