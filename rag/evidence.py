@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 
-from rag.grounding import SCALE
+from rag.grounding import SCALE, UNIT
 from rag.models import Hit, Source
 from rag.providers import Embedder
 from rag.text import content_words
@@ -18,7 +18,7 @@ from rag.untrusted import prompt_sentences
 # A measured figure, not any digit: "5.75x", "51%", "7 seconds", "0.611", "107K", "1.2 million"; not
 # "3D" or "GPT-4".
 _FIGURE = re.compile(
-    r"\d+(?:\.\d+)?\s*(?:%|x\b|\u00d7|times\b|fold\b|percent|seconds?\b|minutes?\b|hours?\b|fps\b|ms\b|points?\b)"
+    rf"\d+(?:\.\d+)?\s*(?:{UNIT})"
     rf"|\d+\.\d+|\d{{1,3}}(?:,\d{{3}})+|\b\d+(?:{SCALE})"
 )
 # The measure may be qualified and come a few words after "what": "what success rate", "what is

@@ -48,6 +48,9 @@ _PERCENT_AFTER = re.compile(r"\s*(?:\\?%|percent\b)")
 # written after a number (rag.evidence reads such a number as a figure too).
 SCALE = r"([kKMB])(?![A-Za-z])|\s+(thousand|million|billion)\b"
 _SCALE_AFTER = re.compile(SCALE, re.I)
+# The unit after a number that makes it a measured figure and is not a scale: "1.5 seconds", "20%", "3x"
+# (rag.evidence reads a number with one as a figure).
+UNIT = r"%|x\b|\u00d7|times\b|fold\b|percent|seconds?\b|minutes?\b|hours?\b|fps\b|ms\b|points?\b"
 _SCALES = {"k": 1000, "thousand": 1000, "m": 10**6, "million": 10**6, "b": 10**9, "billion": 10**9}
 # Enough of what follows a figure to read the few words it counts ("7 established medical datasets");
 # the whole rest of the text would be kept once per figure, quadratic in a long abstract.
@@ -149,10 +152,7 @@ def gives_a_count(text: str) -> bool:
     return bool(numbers_in(text)) or _ONE.search(text) is not None
 
 
-# A unit after a figure that is not a scale: "1.5 seconds", "20%", "3x".
-_UNIT_AFTER = re.compile(
-    r"\s*(?:\\?%|percent\b|x\b|\u00d7|times\b|fold\b|seconds?\b|minutes?\b|hours?\b|ms\b|points?\b)", re.I
-)
+_UNIT_AFTER = re.compile(rf"\s*\\?(?:{UNIT})")
 
 
 def unsupported_numbers(text: str, sources: str) -> list[str]:
