@@ -21,20 +21,18 @@ _FIGURE = re.compile(
     rf"\d+(?:\.\d+)?\s*(?:{UNIT})"
     rf"|\d+\.\d+|\d{{1,3}}(?:,\d{{3}})+|\b\d+(?:{SCALE})"
 )
-# The measure may be qualified and come a few words after "what": "what success rate", "what is
-# the average score", "what does it score".
+# A question asked so that only a number answers it: "by how much", "how often", "what share" (a
+# "what" measure may be qualified and come a few words on: "what speedup ratio").
+_BY_HOW_MUCH = r"\bhow (much|often)\b|\bby (what|how)\b"
+_AMOUNTS = "fraction|share|percentage|ratio|factor|speedup"
+_WHAT_MEASURE = r"\bwhat (?:[\w-]+ ){{0,3}}?({measures})s?\b"
+_AMOUNT_QUESTION = re.compile(f"{_BY_HOW_MUCH}|{_WHAT_MEASURE.format(measures=_AMOUNTS)}", re.I)
+# Any figure question: also those a word may answer ("how well": "it outperforms"; "how fast": "in
+# real time"), and measures such as "what success rate", "what is the average score".
 _FIGURE_QUESTION = re.compile(
-    r"\bhow (much|many|fast|quickly|soon|slow|large|big|small|long|short|often|well|accurate|high|low)\b|"
-    r"\bby (what|how)\b|"
-    r"\bwhat (?:[\w-]+ ){0,3}?(fraction|share|percentage|ratio|factor|speedup|rate|score|value|accuracy|number)s?\b|"
-    r"\b(speed-?up|ratio|percent|times faster)\b",
-    re.I,
-)
-# Asked so that only a number answers: "by how much", "how often", "what share". "How well" or "how
-# fast" may be answered in words ("it outperforms", "in real time").
-_AMOUNT_QUESTION = re.compile(
-    r"\bhow (much|often)\b|\bby (what|how)\b"
-    r"|\bwhat (?:[\w-]+ ){0,3}?(fraction|share|percentage|ratio|factor|speedup)s?\b",
+    f"{_BY_HOW_MUCH}|{_WHAT_MEASURE.format(measures=_AMOUNTS + '|rate|score|value|accuracy|number')}"
+    r"|\bhow (many|fast|quickly|soon|slow|large|big|small|long|short|well|accurate|high|low)\b"
+    r"|\b(speed-?up|ratio|percent|times faster)\b",
     re.I,
 )
 # "How many workers" asks for a count: a number that counts something ("256 worker nodes",

@@ -69,10 +69,7 @@ def test_question_kind(question: str, kind: str) -> None:
             "What do the two grokking papers say about lottery tickets?",
             Comparison(["grokking"], 2, "Is this a grokking paper?"),
         ),
-        (
-            "What do the three papers on CTR prediction say?",
-            Comparison(["CTR prediction"], 3),
-        ),
+        ("What do the three papers on CTR prediction say?", Comparison(["CTR prediction"], 3)),
         (
             "What do the two papers that train LLMs without answers each use as the reward?",
             Comparison(["train LLMs without answers"], 2, "Does this paper train LLMs without answers?"),
@@ -118,14 +115,8 @@ def test_question_kind(question: str, kind: str) -> None:
         ("Does GVGEN run faster than SlimFlow?", Comparison(["GVGEN", "SlimFlow"], 2)),
         ("Which one is faster: GVGEN or SlimFlow?", Comparison(["GVGEN", "SlimFlow"], 2)),
         ("Both Tutel and Flex scale MoE; how?", Comparison(["Tutel", "Flex"], 2)),
-        (
-            "How do today's two papers on token pruning differ?",
-            Comparison(["token pruning"], 2),
-        ),
-        (
-            "Compare the two papers on multilingual models.",
-            Comparison(["multilingual models"], 2),
-        ),
+        ("How do today's two papers on token pruning differ?", Comparison(["token pruning"], 2)),
+        ("Compare the two papers on multilingual models.", Comparison(["multilingual models"], 2)),
         (
             "Which is cheaper to build a training dataset for, Pathology-CoT or InfiniHuman?",
             Comparison(["Pathology-CoT", "InfiniHuman"], 2),
