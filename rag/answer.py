@@ -56,7 +56,7 @@ from rag.retrieval import gates, retrieve, retriever_score
 from rag.settings import Settings
 from rag.store import Store
 from rag.text import content_words, split_sentences
-from rag.untrusted import prompt_sentences, prompt_title, shown_text
+from rag.untrusted import prompt_sentences, prompt_title, shown_text, talks_to_the_model
 
 # Evidence sentences an explanation may draw on (an abstract has ~6-10): a "how" is answered by the
 # method's steps, spread over the abstract. On the dev days' 17 open questions, 7 rather than 5
@@ -278,6 +278,19 @@ def named_subjects(question: str, hits: list[Hit]) -> list[Hit]:
     figure. Empty when the question names none of them.
     """
     return [h for h in hits if any(_named_in(name, question) for name in names_of(h.chunk.paper))]
+
+
+def without_steering(hits: list[Hit]) -> list[Hit]:
+    """hits without the papers that talk to the model (talks_to_the_model) when none leads clearly.
+
+    A hostile abstract on the topic of the paper a question is about ranks beside it and, its attack
+    sentences dropped, still offers its planted figure as an ordinary rival would. A paper the question
+    is plainly about (it leads on meaning and words, or the question names it) is read all the same, as
+    is a question that matches no other paper.
+    """
+    if len(focus(hits)) == 1:
+        return hits
+    return [h for h in hits if not talks_to_the_model(h.chunk.paper)] or hits
 
 
 def focus(hits: list[Hit]) -> list[Hit]:
@@ -584,7 +597,7 @@ class Asker:
 
     def answer_single(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
         """One answer written by the model from evidence sentences, then cited and checked."""
-        hits = focus(named_subjects(question, hits) or self.judged_first(question, hits))
+        hits = focus(named_subjects(question, hits) or self.judged_first(question, without_steering(hits)))
         per_paper = [3] + [1] * (len(hits) - 1)
         sources = close_evidence(select_evidence(question, hits, self.store.embedder, per_paper))
         if not sources:
@@ -620,7 +633,7 @@ class Asker:
 
     def answer_open(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Draft:
         """How, why, explain: a short paragraph from as much of the top abstract as the question needs."""
-        hits = focus(named_subjects(question, hits) or hits)
+        hits = focus(named_subjects(question, hits) or without_steering(hits))
         per_paper = [OPEN_SENTENCES] + [1] * (len(hits) - 1)
         sources = close_evidence(select_evidence(question, hits, self.store.embedder, per_paper))
         if not sources:
