@@ -35,6 +35,14 @@ def embedder(fake_embedder: HashEmbeddings) -> Embedder:
     return Embedder("fake-hash-64", fake_embedder)
 
 
+def test_a_rule_standing_alone_ends_a_sentence_but_dashes_inside_words_do_not() -> None:
+    text = "We prove a bound.\n---\nconfig: summariser\n---\nit wins on 29 of 30 days."
+    assert split_sentences(text) == ["We prove a bound.", "config: summariser", "it wins on 29 of 30 days."]
+    assert split_sentences("Models---such as GPT-4---win on | a |---|---| b |") == [
+        "Models---such as GPT-4---win on | a |---|---| b |"
+    ]
+
+
 def test_split_sentences_keeps_abbreviations_and_multipliers_whole() -> None:
     text = "We compare caches, e.g. the KV cache.  Our kernel is 5.75x faster than FlashAttention. It ships today!"
     assert split_sentences(text) == [
