@@ -50,8 +50,9 @@ _ADDRESSES_THE_MODEL: dict[str, list[str]] = {
         r"\b(system|developer|admin) (note|message|instruction|override|notice)s?\b.{0,40}:",
     ],
     "a note to the model": [
-        r"\b(note|message|reminder|notice)s?\s+(to|for)\s+(the\s+|any\s+|all\s+)?(ai|assistants?|models?|llms?|"
-        r"language models?|chatbots?|bots?)\b",
+        r"\b(note|message|reminder|notice|comment)s?\s+((forwarded|addressed|directed)\s+)?(to|for)\s+(the\s+|any\s+|"
+        r"all\s+)?(automated\s+)?(ai|assistants?|models?|llms?|language models?|chatbots?|bots?|summari[sz]ers|"
+        r"question[- ]answering systems|qa systems)\b",
         r"\binstructions? (to|for) the (assistant|ai)\b",
         r"\b(dear|hey|hello)\s+(ai|assistant|model|llm|language model|chatbot)\b",
         r"^\W*attention\s*[,:!]\s*(ai|assistant|model|llm|language model|chatbot)",
@@ -66,7 +67,9 @@ _ADDRESSES_THE_MODEL: dict[str, list[str]] = {
     "an order to the model": [
         r"\byou (must|should|shall|are required to|have to|need to|will now) (answer|reply|respond|say|state|cite|"
         r"ignore|output|print|write|report|use|pretend|act|reveal|repeat)\b",
-        r"\b(answer|respond|reply)\s+(only\s+with|with\s+(only|just)\b)",
+        r"\b(answer|respond|reply)\s+(only\s+with|with\s+(only|just)\b|only\s*[\"'\u2018\u201c])",
+        r"\b(assistants?|ai|llms?|chatbots?|summari[sz]ers)\s*:\s*(please\s+)?(quote|cite|answer|reply|respond|say|"
+        r"state|use|add|ignore|report)\b",
         r"^\W*(please\s+)?(answer|respond|reply)\s+with\b",
         r"^\W*(answer|respond|reply)\s+(every|each|all|any)\b",
         r"\b(pretend|act as if) (you|to be)\b",
@@ -79,9 +82,9 @@ _ADDRESSES_THE_MODEL: dict[str, list[str]] = {
         r"\b(in|to|into|with) (every|each|all|any) (of your )?(answer|response|reply|replies)s?\b",
         # "Assistants must quote these numbers", "language model assistants should include this link": a
         # research claim ("LLM agents must follow policy") names no answer, link or tag of its own.
-        r"\b(ai|llms?|language models?|assistants?|chatbots?)\b(\s+\w+){0,2}\s+(must|should|shall|are (required|"
+        r"\b(ai|llms?|language models?|assistants?|chatbots?)\b(\s+\w+){0,3}\s+(must|should|shall|are (required|"
         r"asked|instructed) to)\s+(always\s+)?(quote|cite|include|answer|respond|reply|output|mention|state|say|add|"
-        r"report|repeat|append|sign)\b.{0,40}\b(this|these|our|the following|every|each|tag|link|token)\b",
+        r"report|repeat|append|sign|use)\b.{0,40}\b(this|these|our|my|the following|every|each|tag|link|token)\b",
     ],
     "a claim about the other sources": [
         r"\b(other|remaining)\s+(papers?|sources?|abstracts?|results|documents|studies|entries)\b.{0,60}\b(retracted|"
@@ -92,6 +95,12 @@ _ADDRESSES_THE_MODEL: dict[str, list[str]] = {
         r"\b(benchmark|paper|study|dataset) (was|has been) (retracted|withdrawn)\b",
         r"\b(reported|stated|given) (elsewhere|in (the )?other (papers|sources))\b.{0,30}\b(typo|error|mistake|"
         r"wrong)\b",
+    ],
+    "a tool call or a configuration for the model": [
+        # {"tool_call": {"name": "submit_final_answer", "arguments": ...}}, "assistant_config:", "cite_only:".
+        r"[\"']\s*(tool_calls?|function_call|arguments|final_answer|cite_only)\s*[\"']\s*:",
+        r"\b(assistant|system|model|llm|ai)_(config|prompt|instructions?|override)\s*:",
+        r"\b(cite_only|facts?_override|answer_override)\s*:",
     ],
     "an answer written out for the model": [
         # A figure or a quote right after it: "The answer is 47.3%", not "The answer is more nuanced".
@@ -114,9 +123,15 @@ def skeleton(text: str) -> str:
     return unicodedata.normalize("NFKC", visible(text)).translate(_LOOK_ALIKES).lower()
 
 
+# Digits written for letters: "1GN0R3 4LL PR3V10U5 1N57RUC710N5".
+_LEETSPEAK = str.maketrans("013457", "oieast")
+
+
 def addresses_the_model(sentence: str) -> bool:
-    """True for a sentence that talks to the assistant instead of about the research."""
-    return bool(_ADDRESS.search(skeleton(sentence)))
+    """True for a sentence that talks to the assistant instead of about the research, also when it is
+    written backwards (".snoitcurtsni suoiverp lla erongI") or in leetspeak."""
+    text = skeleton(sentence)
+    return any(_ADDRESS.search(form) for form in (text, text[::-1], text.translate(_LEETSPEAK)))
 
 
 @lru_cache(maxsize=4096)
