@@ -10,7 +10,11 @@ planted figure or claim), and the accuracy on the questions about real papers in
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
+# The tree this script is in, not the one the virtualenv installed: a worktree measures its own code.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evals.run import run_suite
 from evals.suite import ROOT, Suite, load_suite
 from rag.providers import get_chat

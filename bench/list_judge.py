@@ -14,11 +14,14 @@ the judge reads of each paper and how many retrieved papers it judges. Tune on d
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+# The tree this script is in, not the one the virtualenv installed: a worktree measures its own code.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evals.run import build_store, suite_paths
 from evals.suite import load_suite
 from rag.answer import (
