@@ -13,18 +13,19 @@ _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d])(?=[xXB
 # LaTeX debris in abstracts glues numbers to words: "sim7 seconds", "64times64", "4-5times", "16times".
 _DEBRIS = re.compile(r"\bsim(?=\d)|(?<=\d)(?=(?:times|fold|percent)\b)|(?<=\d)times(?=\d)")
 # Figures written as words. "one" is left out: "one of the", "one-step" are rarely a claimed figure.
-_WORD_VALUES = {
+_CARDINALS = {
     **{w: n for n, w in enumerate(["two", "three", "four", "five", "six", "seven", "eight", "nine"], start=2)},
     **{w: n for n, w in enumerate(["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen"], start=10)},
     **{w: n for n, w in enumerate(["sixteen", "seventeen", "eighteen", "nineteen"], start=16)},
     **{w: 10 * n for n, w in enumerate(["twenty", "thirty", "forty", "fifty", "sixty"], start=2)},
     **{w: 10 * n for n, w in enumerate(["seventy", "eighty", "ninety"], start=7)},
+}
+_WORD_VALUES = {
+    **_CARDINALS,
     "hundred": 100,
     "thousand": 1000,
     "dozen": 12,
-    **{
-        f"{w}fold": n for n, w in enumerate(["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"], 2)
-    },
+    **{f"{w}fold": n for w, n in _CARDINALS.items() if n <= 10},  # "twofold" ... "tenfold"
     "hundredfold": 100,
     "twice": 2,
     "double": 2,
@@ -51,6 +52,7 @@ _SCALE_AFTER = re.compile(SCALE, re.I)
 # The unit after a number that makes it a measured figure and is not a scale: "1.5 seconds", "20%", "3x"
 # (rag.evidence reads a number with one as a figure).
 UNIT = r"%|x\b|\u00d7|times\b|fold\b|percent|seconds?\b|minutes?\b|hours?\b|fps\b|ms\b|points?\b"
+_UNIT_AFTER = re.compile(rf"\s*\\?(?:{UNIT})")
 _SCALES = {"k": 1000, "thousand": 1000, "m": 10**6, "million": 10**6, "b": 10**9, "billion": 10**9}
 # Enough of what follows a figure to read the few words it counts ("7 established medical datasets");
 # the whole rest of the text would be kept once per figure, quadratic in a long abstract.
@@ -152,20 +154,16 @@ def gives_a_count(text: str) -> bool:
     return bool(numbers_in(text)) or _ONE.search(text) is not None
 
 
-_UNIT_AFTER = re.compile(rf"\s*\\?(?:{UNIT})")
-
-
 def unsupported_numbers(text: str, sources: str) -> list[str]:
     """Figures in text, as written there, that no source states in any form. A figure with a unit is
     not stated by a model size: "starts 1.5 seconds sooner" is not in "a 1.5B model"."""
     stated = figures_in(sources)
     known = {form for figure in stated for form in figure.forms}
     unscaled = {form for figure in stated if not figure.scaled for form in figure.forms}
-    return list(
-        dict.fromkeys(
-            f.written for f in figures_in(text) if not f.forms & (unscaled if _UNIT_AFTER.match(f.after) else known)
-        )
-    )
+    unsupported = [
+        f.written for f in figures_in(text) if not f.forms & (unscaled if _UNIT_AFTER.match(f.after) else known)
+    ]
+    return list(dict.fromkeys(unsupported))
 
 
 def names_in(text: str) -> set[str]:
