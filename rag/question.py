@@ -39,11 +39,15 @@ _ANY_PAPERS = re.compile(
 )
 _LIST = re.compile(
     r"^\s*(?:which|what|list|name|are there|find|show|any)\b[^?]*\bpapers\b|\bwhich of (?:the|today's) papers\b"
-    r"|^\s*papers (?:on|about|in|that|which)\b",
+    r"|^\s*papers (?:on|about|in|that|which)\b|^\s*(?:do|does|did|are|is) any (?:of (?:the|today's) )?papers?\b",
     re.I,
 )
+# "Which papers study X?", "Which of today's papers are X?", "Do any papers deal with X?": what follows is
+# asked of each paper; "are"/"is" before it make the check "Is this paper X?".
 _WHICH_PAPERS = re.compile(
-    r"^\s*(?:which|what) (?:of (?:the|today's) )?papers\s+(?:(are|were|is)\b|(do|does|did)\b)?\s*", re.I
+    r"^\s*(?:(?:which|what) (?:of (?:the|today's) )?papers\s+(?:(are|were|is)\b|(?:do|does|did)\b)?"
+    r"|(?:(are|were|is)|do|does|did) any (?:of (?:the|today's) )?papers?\b)\s*",
+    re.I,
 )
 # Where a named subject ends: punctuation, the end, or a clause on what is compared ("... in speed").
 _SUBJECT_END = r"(?:\s*[:;?.!]|,|\s+(?:in|on|when|for|at|regarding)\b|$)"
@@ -82,6 +86,10 @@ _COMPARE_PAIR = [
         # "Which is cheaper to adopt in an existing training setup, A or B?": the choice ends the question.
         r"^\s*which(?: (?:one|paper|method|approach|model|system))?(?: (?:is|was|does|did|has|needs|uses|gets|runs|"
         r"scores|reaches)\b(?: [\w-]+){0,10})?[,:]\s*(.+?) or (.+?)(?:\s*[?.!]|,|$)",
+        # "Which benchmark is bigger, A or B?": any kind of thing, when the verb comes before the choice
+        # ("Which dataset, ImageNet or COCO, was used?" asks a fact); "Which papers use X, Y or Z?" is a list.
+        r"^\s*which (?!papers\b|of\b)[\w-]+(?: [\w-]+)? (?:is|was|does|did|has|needs|uses|gets|runs|scores|"
+        r"reaches)\b(?: [\w-]+){0,10}[,:]\s*(.+?) or (.+?)(?:\s*[?.!]|,|$)",
         r"^\s*(.+?) or (.+?)\s*[:,]\s*which\b",
         r"^\s*between (.+?) and (.+?),\s*which\b",
     )
@@ -278,5 +286,5 @@ def per_paper_question(question: str) -> str:
     match = _WHICH_PAPERS.match(question)
     if not match:
         return f"Does this paper answer the request: {question}"
-    verb = "Is" if match.group(1) else "Does"
+    verb = "Is" if match.group(1) or match.group(2) else "Does"
     return f"{verb} this paper {question[match.end() :].rstrip(' ?')}?"

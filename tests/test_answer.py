@@ -465,6 +465,8 @@ def test_is_list_question(question: str, listing: bool) -> None:
         ("Any papers on grokking today?", "Is this paper about grokking?"),
         ("Are there any papers that use rubrics?", "Does this paper use rubrics?"),
         ("Papers about video generation?", "Is this paper about video generation?"),
+        ("Do any papers deal with audio or sound?", "Does this paper deal with audio or sound?"),
+        ("Are any of today's papers about robotics?", "Is this paper about robotics?"),
         ("Is GVGEN fast?", "Does this paper answer the request: Is GVGEN fast?"),
     ],
 )

@@ -26,6 +26,8 @@ from rag.question import Comparison, comparison, counted_thing, question_kind, s
         # Other ways people ask (session 16): each once went to the one-fact path.
         ("Any papers on robotics today?", "list"),
         ("Papers on video generation?", "list"),
+        ("Do any papers deal with audio or sound?", "list"),
+        ("Which benchmark is bigger, SWE-Bench Pro or CodeFuse-CR-Bench?", "compare"),
         ("Tell me about today's papers on diffusion.", "summary"),
         ("Sum up the papers about CTR prediction.", "summary"),
         ("Brief me on the papers about grokking.", "summary"),
@@ -140,6 +142,11 @@ def test_question_kind(question: str, kind: str) -> None:
         ("What does the SlimFlow paper say, and what does the same paper find?", None),
         ("Is GVGEN faster than 7 seconds?", None),
         ("Which dataset, ImageNet or COCO, was used?", None),
+        (
+            "Which benchmark is bigger, SWE-Bench Pro or CodeFuse-CR-Bench?",
+            Comparison(["SWE-Bench Pro", "CodeFuse-CR-Bench"], 2),
+        ),
+        ("Which papers use LoRA, DoRA or QLoRA?", None),
         ("Which papers study neurons, layers or hidden states?", None),
         ("How fast is GVGEN?", None),
         ("Does GVGEN use both images and text?", None),
