@@ -106,9 +106,13 @@ def _abbreviates(word: str, noun: str) -> bool:
     return len(letters) >= 2 and letters.isupper() and letters[-1].lower() == noun[:1].lower()
 
 
-# Nouns that count kinds of something: "how many different ways of damaging the sound" is answered
-# "nineteen degradation types", so any of them in the asked phrase counts for any other.
-_KINDS_OF = word_stems("ways kinds types sorts forms categories classes varieties variants")
+# Nouns that count the same thing under other names, so any of a class in the asked phrase counts for
+# any other: "how many different ways of damaging the sound" is answered "nineteen degradation types",
+# and "how many examples did they train on" "78 training samples".
+_SAME_COUNT = [
+    word_stems("ways kinds types sorts forms categories classes varieties variants"),
+    word_stems("examples samples instances demonstrations"),
+]
 
 
 # Words that say the figure after them is a count of the thing named with them.
@@ -124,8 +128,9 @@ def counts(thing: str, text: str) -> set[Decimal]:
     """
     noun = thing.split()[-1]
     counted = content_words(thing) or word_stems(noun)
-    if word_stems(thing) & _KINDS_OF:
-        counted |= _KINDS_OF
+    for same in _SAME_COUNT:
+        if word_stems(thing) & same:
+            counted |= same
     values: set[Decimal] = set()
     for figure in figures_in(text):
         words = _CLAUSE_END.split(figure.after, maxsplit=1)[0].split()[:_COUNTED_WORDS]

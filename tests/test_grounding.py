@@ -142,6 +142,9 @@ def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> N
         # "How many types of errors": a count of kinds of errors, whatever the kinds are called.
         ("types of errors", "It defines 19 fine-grained subtypes of errors.", True),
         ("types of errors", "It runs 19 fine-grained experiments.", False),
+        # Examples, samples and instances are one thing counted under other names.
+        ("examples", "LIMI reaches 73.5% with just 78 carefully designed training samples.", True),
+        ("examples", "LIMI is trained for 78 hours.", False),
         # The count's noun may come before it when the text says it is a count of it.
         ("experts", "Monet can scale the expert count to 262,144 per layer.", True),
         ("experts", "The number of experts is 64.", True),
