@@ -39,6 +39,11 @@ _FIGURE_QUESTION = re.compile(
 # "15.7M parameters"), which a percentage or a ratio never is.
 _COUNT_QUESTION = re.compile(r"\bhow many\b(?!\s+(times|more|fewer|less)\b)", re.I)
 _COUNT = re.compile(r"\b\d+(?:[.,]\d+)*\s?[KMB]?\s+[A-Za-z]")
+# "Which benchmark is bigger, A or B?", "Which needs fewer steps, A or B?": a choice of size or speed is
+# settled by each paper's figure. ("Which is cheaper to adopt" often is not: "one line of code".)
+_WHICH_MORE = re.compile(
+    r"^\s*which(?! papers\b| of\b)\b.*\b(?:bigger|larger|smaller|faster|slower|longer|shorter|more|fewer|less)\b", re.I
+)
 
 
 def _overlap(question: set[str], sentence: str) -> float:
@@ -59,7 +64,7 @@ def _answer_shape(question: str) -> re.Pattern[str] | None:
     """The pattern a sentence holding the answer's number matches, if the question asks for one."""
     if _COUNT_QUESTION.search(question):
         return _COUNT
-    return _FIGURE if asks_for_a_figure(question) else None
+    return _FIGURE if asks_for_a_figure(question) or _WHICH_MORE.search(question) else None
 
 
 def _scores(question: str, sentences: list[str], embedder: Embedder) -> np.ndarray:

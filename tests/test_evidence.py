@@ -135,6 +135,17 @@ def test_a_figure_question_picks_the_sentence_with_its_kind_of_figure(
     assert source.text == figure_sentence
 
 
+def test_a_choice_of_size_picks_each_papers_figure(embedder: Embedder) -> None:
+    bench = "BenchPro targets enterprise coding tasks. It holds 1,865 problems."
+    review = "ReviewBench targets code review. It holds 601 instances."
+    hits = [_hit(bench, "BenchPro", "2509.00001"), _hit(review, "ReviewBench", "2509.00002")]
+    sources = select_evidence("Which benchmark is bigger, BenchPro or ReviewBench?", hits, embedder, [1, 1])
+    assert [s.text for s in sources] == ["It holds 1,865 problems.", "It holds 601 instances."]
+    # A choice that is not of size or speed does not favour figures.
+    [source] = select_evidence("Which is cheaper to adopt, GVGEN or SlimFlow?", [_hit(GVGEN, "GVGEN")], embedder, [1])
+    assert source.text != FIGURE_SENTENCE
+
+
 def test_how_many_times_still_asks_for_a_ratio(embedder: Embedder) -> None:
     abstract = "The kernels run on 64 GPUs. They are 5.75x faster than before."
     [source] = select_evidence("How many times faster are the kernels?", [_hit(abstract, "Kernels")], embedder, [1])
