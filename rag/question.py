@@ -37,16 +37,18 @@ _SUMMARY_TOPIC = re.compile(
 _ANY_PAPERS = re.compile(
     r"^\s*(?:(?:are there|is there)\s+)?(?:any\s+)?papers?\s+(?:on|about|concerning|regarding|in|that|which)\b", re.I
 )
+# "Do any papers deal with X?", "Are any of today's papers about X?" ("are"/"is" captured).
+_ANY_PAPERS_ASKED = r"(?:(are|were|is)|do|does|did) any (?:of (?:the|today's) )?papers?\b"
 _LIST = re.compile(
     r"^\s*(?:which|what|list|name|are there|find|show|any)\b[^?]*\bpapers\b|\bwhich of (?:the|today's) papers\b"
-    r"|^\s*papers (?:on|about|in|that|which)\b|^\s*(?:do|does|did|are|is) any (?:of (?:the|today's) )?papers?\b",
+    rf"|^\s*papers (?:on|about|in|that|which)\b|^\s*{_ANY_PAPERS_ASKED}",
     re.I,
 )
 # "Which papers study X?", "Which of today's papers are X?", "Do any papers deal with X?": what follows is
 # asked of each paper; "are"/"is" before it make the check "Is this paper X?".
 _WHICH_PAPERS = re.compile(
     r"^\s*(?:(?:which|what) (?:of (?:the|today's) )?papers\s+(?:(are|were|is)\b|(?:do|does|did)\b)?"
-    r"|(?:(are|were|is)|do|does|did) any (?:of (?:the|today's) )?papers?\b)\s*",
+    rf"|{_ANY_PAPERS_ASKED})\s*",
     re.I,
 )
 # Where a named subject ends: punctuation, the end, or a clause on what is compared ("... in speed").
