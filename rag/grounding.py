@@ -127,10 +127,9 @@ def counts(thing: str, text: str) -> set[Decimal]:
     they say it is a count of it. A thing of common words only ("papers") is compared as written.
     """
     noun = thing.split()[-1]
+    stems = word_stems(thing)
     counted = content_words(thing) or word_stems(noun)
-    for same in _SAME_COUNT:
-        if word_stems(thing) & same:
-            counted |= same
+    counted |= {stem for same in _SAME_COUNT if stems & same for stem in same}
     values: set[Decimal] = set()
     for figure in figures_in(text):
         words = _CLAUSE_END.split(figure.after, maxsplit=1)[0].split()[:_COUNTED_WORDS]

@@ -37,18 +37,19 @@ _SUMMARY_TOPIC = re.compile(
 _ANY_PAPERS = re.compile(
     r"^\s*(?:(?:are there|is there)\s+)?(?:any\s+)?papers?\s+(?:on|about|concerning|regarding|in|that|which)\b", re.I
 )
+# "Which of today's papers", "Are any of the papers": the day's papers, named or not.
+_OF_THE_DAY = r"(?:of (?:the|today's) )?"
 # "Do any papers deal with X?", "Are any of today's papers about X?" ("are"/"is" captured).
-_ANY_PAPERS_ASKED = r"(?:(are|were|is)|do|does|did) any (?:of (?:the|today's) )?papers?\b"
+_DO_ANY_PAPERS = rf"(?:(are|were|is)|do|does|did) any {_OF_THE_DAY}papers?\b"
 _LIST = re.compile(
     r"^\s*(?:which|what|list|name|are there|find|show|any)\b[^?]*\bpapers\b|\bwhich of (?:the|today's) papers\b"
-    rf"|^\s*papers (?:on|about|in|that|which)\b|^\s*{_ANY_PAPERS_ASKED}",
+    rf"|^\s*papers (?:on|about|in|that|which)\b|^\s*{_DO_ANY_PAPERS}",
     re.I,
 )
 # "Which papers study X?", "Which of today's papers are X?", "Do any papers deal with X?": what follows is
 # asked of each paper; "are"/"is" before it make the check "Is this paper X?".
 _WHICH_PAPERS = re.compile(
-    r"^\s*(?:(?:which|what) (?:of (?:the|today's) )?papers\s+(?:(are|were|is)\b|(?:do|does|did)\b)?"
-    rf"|{_ANY_PAPERS_ASKED})\s*",
+    rf"^\s*(?:(?:which|what) {_OF_THE_DAY}papers\s+(?:(are|were|is)\b|(?:do|does|did)\b)?|{_DO_ANY_PAPERS})\s*",
     re.I,
 )
 # Where a named subject ends: punctuation, the end, or a clause on what is compared ("... in speed").
