@@ -367,11 +367,26 @@ def check_grounding(question: str, text: str, sources: list[Source]) -> str | No
 
 # Training and inference settings: an abstract rarely states them, and a figure it does state (a
 # dataset size, a gain) is then taken for one. A result ("what accuracy") is often stated without
-# its name ("reaches 51.2% on MATH"), so only settings are checked this way.
-_SETTINGS = content_words(
-    "learning rate batch size threshold temperature epochs warmup decay dropout seed hyperparameter"
-    " iterations weights optimizer"
-)
+# its name ("reaches 51.2% on MATH"), so only settings are checked this way. A setting is named by
+# all its words: "what success rate" or "what Any Medal rate" asks for a result, not a learning rate.
+_SETTINGS = [
+    content_words(setting)
+    for setting in (
+        "learning rate",
+        "batch size",
+        "threshold",
+        "temperature",
+        "epochs",
+        "warmup",
+        "decay",
+        "dropout",
+        "seed",
+        "hyperparameter",
+        "iterations",
+        "weights",
+        "optimizer",
+    )
+]
 
 
 def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | None:
@@ -400,7 +415,8 @@ def wrong_quantity(question: str, text: str, sources: list[Source]) -> str | Non
         stated = counts(thing, " ".join(sentence for s in sources for sentence in prompt_sentences(s.paper)))
         if stated and not given & stated:
             return f"the answer's count of {thing} is not the one its paper gives"
-    measure = content_words(" ".join(measured_thing(question))) & _SETTINGS
+    asked = content_words(" ".join(measured_thing(question)))
+    measure = next((setting for setting in _SETTINGS if setting <= asked), None)
     if not measure:
         return None
     stating = [sentence for s in sources for sentence in prompt_sentences(s.paper) if wanted & numbers_in(sentence)]

@@ -38,8 +38,11 @@ _WORD_VALUES = {
 _NUMBER_WORD = re.compile(
     r"\b(" + "|".join(_WORD_VALUES) + r")\b(?!-|\s+(?:papers?|studies|works|sources|abstracts)\b)", re.I
 )
-# Capitalised words inside a sentence (not its first word): names of methods, datasets, places.
-_NAME = re.compile(r"(?<=[a-z0-9,;:)] )([A-Z][\w-]*[A-Za-z0-9])")
+# Capitalised words inside a sentence (not its first word): names of methods, datasets, places; and
+# coined names that start lower-case ("miniF2F", "xLSTM", "mT5").
+_NAME = re.compile(r"(?<=[a-z0-9,;:)] )([A-Z][\w-]*[A-Za-z0-9]|[a-z]+[A-Z][\w-]*[A-Za-z0-9])")
+# "LLM-based", "AI-made", "OpenClaw-style": a name made an adjective; the name is its head ("K-means" is whole).
+_ADJECTIVE_TAIL = re.compile(r"(?<=[\w]{2})(?:-[a-z]+)+$")
 # Plain words of a question or an answer, not names a paper must use: "AI systems", "the US", "desktop PC chips".
 _WORDS_OK_CAPITALISED = {"I", "The", "This", "These", "It", "In", "A", "An", "AI", "ML", "US", "UK", "EU", "PC"}
 
@@ -108,10 +111,11 @@ def _abbreviates(word: str, noun: str) -> bool:
 
 # Nouns that count the same thing under other names, so any of a class in the asked phrase counts for
 # any other: "how many different ways of damaging the sound" is answered "nineteen degradation types",
-# and "how many examples did they train on" "78 training samples".
+# "how many examples did they train on" "78 training samples", and "by how many points" "29.4 pp".
 _SAME_COUNT = [
     word_stems("ways kinds types sorts forms categories classes varieties variants"),
     word_stems("examples samples instances demonstrations"),
+    word_stems("points pp"),
 ]
 
 
@@ -172,14 +176,20 @@ def unsupported_numbers(text: str, sources: str) -> list[str]:
 
 def names_in(text: str) -> set[str]:
     """The capitalised words inside text's sentences: names of methods, datasets, models ("LoRA", "K-means")."""
-    return {m for m in _NAME.findall(MARKER.sub(" ", text)) if m not in _WORDS_OK_CAPITALISED}
+    names = {_ADJECTIVE_TAIL.sub("", m) for m in _NAME.findall(MARKER.sub(" ", text))}
+    return names - _WORDS_OK_CAPITALISED
 
 
 def unsupported_names(text: str, sources: str) -> list[str]:
     """Capitalised names in text that appear in no source (case-insensitive)."""
     # "Feynman-Kac" is the name an abstract writes "Feynman Kac": hyphens and spaces compare equal.
     lowered = sources.lower().replace("-", " ")
-    return sorted(n for n in names_in(text) if n.lower().replace("-", " ") not in lowered)
+    return sorted(n for n in names_in(text) if _singular(n).lower().replace("-", " ") not in lowered)
+
+
+def _singular(name: str) -> str:
+    """An acronym's plural as its singular: "LLMs" is named by "LLM post-training"."""
+    return name[:-1] if len(name) > 2 and name.endswith("s") and name[:-1].isupper() else name
 
 
 # A coined name, not an ordinary capitalised word: "NitroFusion", "CTR", "GPT-4", "LoRA", "ResNet20".

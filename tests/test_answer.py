@@ -828,6 +828,11 @@ def test_a_figure_that_measures_something_else_is_withdrawn() -> None:
     )
     videos = "How many instances does the Skywork-MathQA dataset have?"
     assert check_grounding(videos, "It has 2.5M instances [1].", sources) is None
+    # A rate that is a result is no setting: "86.36% Any Medal" answers "what Any Medal rate".
+    arbor = paper.model_copy(update={"abstract": "On MLE-Bench Lite, Arbor reaches 86.36% Any Medal with GPT-5.5."})
+    arbor_sources = [sources[0].model_copy(update={"paper": arbor, "text": arbor.abstract})]
+    medal = "What Any Medal rate does Arbor reach on MLE-Bench Lite?"
+    assert check_grounding(medal, "Arbor reaches 86.36% Any Medal on MLE-Bench Lite [1].", arbor_sources) is None
 
 
 def test_a_count_of_the_asked_thing_must_be_the_papers_count_of_it() -> None:

@@ -123,6 +123,11 @@ def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> N
     assert unsupported_names("We use Feynman-Kac steering [1].", "we propose feynman kac (fk) steering") == []
 
 
+def test_an_acronym_in_the_plural_is_named_by_its_singular() -> None:
+    assert unsupported_coined_names("What do they change for LLMs?", "LLM post-training with MTP") == []
+    assert unsupported_coined_names("What do they change for VLMs?", "LLM post-training with MTP") == ["VLMs"]
+
+
 @pytest.mark.parametrize(
     ("thing", "text", "counted"),
     [
@@ -145,6 +150,9 @@ def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> N
         # Examples, samples and instances are one thing counted under other names.
         ("examples", "LIMI reaches 73.5% with just 78 carefully designed training samples.", True),
         ("examples", "LIMI is trained for 78 hours.", False),
+        # Percentage points are points: "by how many points did the pass rate move?"
+        ("points", "Model choice changes Pass@1 by 29.4 pp and harness choice by 27.4 pp.", True),
+        ("points", "Model choice changes Pass@1 by 29.4 and harness choice by 27.4.", False),
         # The count's noun may come before it when the text says it is a count of it.
         ("experts", "Monet can scale the expert count to 262,144 per layer.", True),
         ("experts", "The number of experts is 64.", True),
