@@ -54,6 +54,12 @@ _WHICH_PAPERS = re.compile(
 )
 # Where a named subject ends: punctuation, the end, or a clause on what is compared ("... in speed").
 _SUBJECT_END = r"(?:\s*[:;?.!]|,|\s+(?:in|on|when|for|at|regarding)\b|$)"
+# The verb of a choice between two papers: "Which is faster, A or B?", "Which gives the bigger speed-up, A or B?".
+_CHOICE_VERB = (
+    r"(?:is|was|does|did|has|needs|uses|gets|runs|scores|reaches|gives|achieves|yields|offers|provides|requires|"
+    r"takes|makes|brings|delivers|saves|costs|wins|performs|works|handles|supports|covers|reports|shows|trains|"
+    r"scales|leads|produces|generates|improves|cuts|reduces|beats)\b"
+)
 # "Compare A and B: ...", "How do A and B differ ...", "the difference between A and B", "A vs B", and the
 # other ways people set two named papers side by side ("What distinguishes A from B?", "A or B: which ...").
 _COMPARE_PAIR = [
@@ -87,12 +93,12 @@ _COMPARE_PAIR = [
         r"^\s*what do (.+?) and (.+?) have in common\b",
         # "Which is faster, A or B?", "A or B: which needs less compute?", "Between A and B, which ...?"
         # "Which is cheaper to adopt in an existing training setup, A or B?": the choice ends the question.
-        r"^\s*which(?: (?:one|paper|method|approach|model|system))?(?: (?:is|was|does|did|has|needs|uses|gets|runs|"
-        r"scores|reaches)\b(?: [\w-]+){0,10})?[,:]\s*(.+?) or (.+?)(?:\s*[?.!]|,|$)",
+        rf"^\s*which(?: (?:one|paper|method|approach|model|system))?(?: {_CHOICE_VERB}(?: [\w-]+){{0,10}})?[,:]"
+        r"\s*(.+?) or (.+?)(?:\s*[?.!]|,|$)",
         # "Which benchmark is bigger, A or B?": any kind of thing, when the verb comes before the choice
         # ("Which dataset, ImageNet or COCO, was used?" asks a fact); "Which papers use X, Y or Z?" is a list.
-        r"^\s*which (?!papers\b|of\b)[\w-]+(?: [\w-]+)? (?:is|was|does|did|has|needs|uses|gets|runs|scores|"
-        r"reaches)\b(?: [\w-]+){0,10}[,:]\s*(.+?) or (.+?)(?:\s*[?.!]|,|$)",
+        rf"^\s*which (?!papers\b|of\b)[\w-]+(?: [\w-]+)? {_CHOICE_VERB}(?: [\w-]+){{0,10}}[,:]"
+        r"\s*(.+?) or (.+?)(?:\s*[?.!]|,|$)",
         r"^\s*(.+?) or (.+?)\s*[:,]\s*which\b",
         r"^\s*between (.+?) and (.+?),\s*which\b",
     )
@@ -106,7 +112,8 @@ _SUBJECT_LIST = re.compile(r"\s*,\s*(?:and\s+)?")
 _COMPARE_GROUP = re.compile(
     r"\b(?:(?:the|today's) (?P<count>two|three|2|3)|both(?: the)?) (?:(?P<kind>.+?) )?papers\b"
     r"(?:\s+(?:(?:on|about|concerning)\s+(?P<topic>.+?)|(?:that|which)\s+(?P<clause>.+?))"
-    r"(?=\s+(?:each|say|do|differ|agree|compare)\b|[?,:.!]|$))?",
+    r"(?=\s+(?:each|say|do|differ|agree|compare)\b|\s+(?:contribute|propose|introduce|add|find|show|argue|claim|"
+    r"report|offer|suggest|use|mean)\s*[?.!]?\s*$|[?,:.!]|$))?",
     re.I,
 )
 _COUNTS = {"two": 2, "three": 3, "2": 2, "3": 3}

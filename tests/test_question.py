@@ -146,6 +146,11 @@ def test_question_kind(question: str, kind: str) -> None:
             "Which benchmark is bigger, SWE-Bench Pro or CodeFuse-CR-Bench?",
             Comparison(["SWE-Bench Pro", "CodeFuse-CR-Bench"], 2),
         ),
+        ("Which gives the bigger training speed-up, PACI or Bebop?", Comparison(["PACI", "Bebop"], 2)),
+        (
+            "What does each of today's three papers on environments for training LLM agents contribute?",
+            Comparison(["environments for training LLM agents"], 3),
+        ),
         ("Which papers use LoRA, DoRA or QLoRA?", None),
         ("Which papers study neurons, layers or hidden states?", None),
         ("How fast is GVGEN?", None),
