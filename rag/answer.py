@@ -509,7 +509,7 @@ def abstain(sources: list[Source], reason: str, notes: Sequence[str] = ()) -> Dr
     return Draft(CANNOT_ANSWER, sources, [], reason, notes)
 
 
-def _subject_names(subject: str) -> list[str]:
+def subject_names(subject: str) -> list[str]:
     """ "Multi-Student Distillation (MSD)" is looked for whole and as MSD; "standard LoRA" also as LoRA;
     "the sparse attention kernels" also without its article."""
     bare = re.sub(r"\s*\([^)]*\)", "", subject)
@@ -517,7 +517,8 @@ def _subject_names(subject: str) -> list[str]:
         subject,
         *re.findall(r"\(([^)]+)\)", subject),
         bare,
-        re.sub(r"^(?:[a-z-]+\s+)+(?=[A-Z0-9])", "", bare),
+        # Leading plain words, but not across a preposition: "video understanding with multimodal LLMs" is no LLMs.
+        re.sub(r"^(?:(?!(?:with|for|on|in|to|and|from|by|via|using)\b)[a-z-]+\s+)+(?=[A-Z0-9])", "", bare),
         re.sub(r"^(?:the|a|an)\s+", "", bare, flags=re.I),
     ]
     return list(dict.fromkeys(n.strip() for n in names if len(n.strip()) >= 2))
@@ -533,7 +534,7 @@ def _name_rank(names: list[str], paper: Paper) -> int:
 
 
 def by_name(names: list[str], hits: list[Hit]) -> list[Hit]:
-    """Hits whose title names the subject (by any of its names, _subject_names) first, then those whose
+    """Hits whose title names the subject (by any of its names, subject_names) first, then those whose
     abstract does, then the rest, each in retrieval order."""
     return sorted(hits, key=lambda hit: _name_rank(names, hit.chunk.paper))
 
@@ -543,6 +544,14 @@ class Compared(NamedTuple):
 
     hits: list[Hit]
     called: dict[str, list[str]]
+
+    def all_named(self) -> bool:
+        """True when the question names every compared paper by its title or the method it introduces:
+        found by name, each is the paper meant, however little a one-word name ("Bebop") scores."""
+        return len(self.hits) >= 2 and all(
+            h.chunk.paper.id in self.called and _name_rank(self.called[h.chunk.paper.id], h.chunk.paper) == 0
+            for h in self.hits
+        )
 
 
 def about_the_question(question: str, draft: Draft) -> Draft:
@@ -568,6 +577,11 @@ class Asker:
             retriever.strong(max(retriever_score(h, name) for h in hits), self.settings)
             for name, retriever in gates(hits)
         )
+
+    def paper_named_in(self, answer: str, retrieve_hits: Callable[[str, int], list[Hit]]) -> str | None:
+        """The id of the one paper an earlier answer names (by its method's name or its title), else None."""
+        named = {h.chunk.paper.id for h in retrieve_hits(answer, 3) if is_named(h.chunk.paper, answer)}
+        return named.pop() if len(named) == 1 else None
 
     def judged_first(self, question: str, hits: list[Hit]) -> list[Hit]:
         """The hits, the top two in the order the yes/no judge puts them when no paper leads clearly.
@@ -671,7 +685,7 @@ class Asker:
                 fresh = [h for h in retrieve_hits(subject, COMPARE_CANDIDATES) if h.chunk.paper.id not in chosen]
                 if not fresh:
                     continue
-                names = _subject_names(subject)
+                names = subject_names(subject)
                 best = by_name(names, fresh)[0]
                 if _name_rank(names, best.chunk.paper) == 2:  # described, not named
                     best = self.judged_described(subject, fresh)
@@ -686,7 +700,7 @@ class Asker:
             # Fewer than two is at most one paper, set beside what its own abstract discusses: ask() answers it as open.
             return Compared(list(chosen.values()), called)
         topic = compared.subjects[0] if compared and compared.subjects else question
-        hits = by_name(_subject_names(topic), retrieve_hits(topic, COMPARE_CANDIDATES))
+        hits = by_name(subject_names(topic), retrieve_hits(topic, COMPARE_CANDIDATES))
         if compared and compared.check:
             # "the two papers that train LLMs on maths without answers": retrieval ranks papers on maths
             # and RL; which of them train without answers is the judge's to say (one call per candidate).
@@ -805,6 +819,11 @@ class Asker:
             self.store.catalog.paper(paper_id)  # a wrong id is said before any model call (the rewrite)
         standalone = standalone_question(question, history, self.calls)
         kind = question_kind(standalone)
+        followed: str | None = None
+        if history and not paper_id and kind in ("single", "open") and _REFERS_BACK.search(question):
+            # "On which tasks did they evaluate it?": the small model's rewrite often keeps the "it", and
+            # retrieval then finds another paper. The one paper the last answer named is what "it" is.
+            paper_id = followed = self.paper_named_in(history[-1].answer, retrieve_hits)
         many = kind in ("list", "summary")
         k = k or (self.settings.list_candidates if many else self.settings.answer_papers)
         compared = self.compared_hits(standalone, retrieve_hits) if kind == "compare" else None
@@ -814,7 +833,9 @@ class Asker:
             kind = "open"
             hits = retrieve_hits(standalone, k)
         retrieved = time.perf_counter()
-        if not hits or self._weak(hits):
+        # Papers known by name (a comparison's, the one a follow-up is about) match however little they score.
+        named = bool(followed) or bool(compared and compared.all_named())
+        if not hits or (self._weak(hits) and not named):
             draft = abstain([], "no paper matches the question well")
         elif kind == "list":
             draft = self.answer_list(standalone, hits)

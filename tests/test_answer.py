@@ -24,6 +24,7 @@ from rag.answer import (
     markers_last,
     name_cited_papers,
     name_the_asked,
+    subject_names,
     without_steering,
 )
 from rag.chains import ModelCalls, Verdict, verdict_of
@@ -529,6 +530,21 @@ def test_a_follow_up_is_rewritten_before_retrieval(library: Library) -> None:
     assert [c.paper_id for c in answer.citations] == [GVGEN["id"]]
 
 
+def test_a_follow_up_whose_rewrite_keeps_the_it_is_asked_of_the_paper_the_last_answer_named(
+    library: Library,
+) -> None:
+    # The rewrite left "it" in place; "it" is the one paper the last answer named, not the best match of "fast".
+    history = [Turn(question="Anything on text to 3D?", answer="Yes. GVGEN turns text into Gaussians [1].")]
+    reply = "It generates an object in about 7 seconds [1]."
+    answer, _ = ask(library, "How fast is it?", "How fast is it?", reply, history=history)
+    assert [s.paper.id for s in answer.sources] == [GVGEN["id"]]
+    assert [c.paper_id for c in answer.citations] == [GVGEN["id"]]
+    # An answer that named two papers says nothing about which one "it" is.
+    both = [Turn(question="Anything fast?", answer="GVGEN [1] and Rolling Forcing [2] are.")]
+    answer, _ = ask(library, "How fast is it?", "How fast is it?", reply, history=both)
+    assert answer.abstain_reason == "no paper matches the question well"
+
+
 def test_a_quoted_rewrite_with_a_comment_keeps_only_the_question(library: Library) -> None:
     # Small models wrap the rewrite in quotes and add a line of explanation after it.
     history = [GVGEN_TURN]
@@ -773,6 +789,25 @@ def test_a_comparison_asked_in_other_words_cites_both_papers(library: Library) -
     answer, _ = ask(library, "What distinguishes GVGEN from Rolling Forcing?", reply)
     assert answer.kind == "compare" and not answer.abstained
     assert {c.paper_id for c in answer.citations} == {"2403.12957", "2510.00005"}
+
+
+def test_a_comparison_of_papers_named_by_their_titles_needs_no_strong_match(library: Library) -> None:
+    # A one-word name ("Bebop") scores low on meaning and words alike; found by its title, it is the paper.
+    unmatched = Library(library.settings.model_copy(update={"min_keyword_score": 1000.0}), library.store)
+    reply = "GVGEN makes 3D objects [1]. Rolling Forcing streams long videos [2]."
+    named, _ = ask(unmatched, "What distinguishes GVGEN from Rolling Forcing?", reply)
+    assert named.kind == "compare" and not named.abstained
+    assert {c.paper_id for c in named.citations} == {GVGEN["id"], ROLLING["id"]}
+    described, _ = ask(unmatched, "Compare the two papers on long video diffusion: how fast is each?", reply)
+    assert described.abstain_reason == "no paper matches the question well"
+
+
+def test_a_subject_is_also_called_by_its_name_but_a_topic_is_not_called_by_its_last_words() -> None:
+    assert "LoRA" in subject_names("standard LoRA")
+    assert "Z-Reward" in subject_names("the student reward model of Z-Reward")
+    # A description across a preposition: "LLMs" or "LLM agents" would put any paper so titled first.
+    assert subject_names("video understanding with multimodal LLMs") == ["video understanding with multimodal LLMs"]
+    assert "LLM agents" not in subject_names("environments for training LLM agents")
 
 
 def test_a_comparison_with_a_baseline_the_paper_discusses_is_a_question_about_that_paper(library: Library) -> None:
