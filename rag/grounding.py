@@ -41,8 +41,8 @@ _NUMBER_WORD = re.compile(
 # Capitalised words inside a sentence (not its first word): names of methods, datasets, places; and
 # coined names that start lower-case ("miniF2F", "xLSTM", "mT5").
 _NAME = re.compile(r"(?<=[a-z0-9,;:)] )([A-Z][\w-]*[A-Za-z0-9]|[a-z]+[A-Z][\w-]*[A-Za-z0-9])")
-# "LLM-based", "AI-made", "OpenClaw-style": a name made an adjective; the name is its head ("K-means" is whole).
-_ADJECTIVE_TAIL = re.compile(r"(?<=[\w]{2})(?:-[a-z]+)+$")
+# "AI-made", "US-based": a plain word made an adjective is plain too ("DESI-like" stays a name a paper writes).
+_ADJECTIVE_TAIL = re.compile(r"(?:-[a-z]+)+$")
 # Plain words of a question or an answer, not names a paper must use: "AI systems", "the US", "desktop PC chips".
 _WORDS_OK_CAPITALISED = {"I", "The", "This", "These", "It", "In", "A", "An", "AI", "ML", "US", "UK", "EU", "PC"}
 
@@ -176,8 +176,8 @@ def unsupported_numbers(text: str, sources: str) -> list[str]:
 
 def names_in(text: str) -> set[str]:
     """The capitalised words inside text's sentences: names of methods, datasets, models ("LoRA", "K-means")."""
-    names = {_ADJECTIVE_TAIL.sub("", m) for m in _NAME.findall(MARKER.sub(" ", text))}
-    return names - _WORDS_OK_CAPITALISED
+    names = _NAME.findall(MARKER.sub(" ", text))
+    return {name for name in names if _ADJECTIVE_TAIL.sub("", name) not in _WORDS_OK_CAPITALISED}
 
 
 def unsupported_names(text: str, sources: str) -> list[str]:

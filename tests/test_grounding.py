@@ -123,6 +123,12 @@ def test_hyphenated_number_words_are_words_and_names_match_across_hyphens() -> N
     assert unsupported_names("We use Feynman-Kac steering [1].", "we propose feynman kac (fk) steering") == []
 
 
+def test_a_plain_word_made_an_adjective_is_no_name_and_a_lower_case_coined_name_is_one() -> None:
+    assert unsupported_coined_names("Which team grades AI-made pictures?", "a reward model for images") == []
+    assert unsupported_coined_names("What do LLMs reach on DESI-like data?", "LLMs on DESI data") == ["DESI-like"]
+    assert unsupported_coined_names("What pass rate does it reach on miniF2F?", "Lean4 theorem proving") == ["miniF2F"]
+
+
 def test_an_acronym_in_the_plural_is_named_by_its_singular() -> None:
     assert unsupported_coined_names("What do they change for LLMs?", "LLM post-training with MTP") == []
     assert unsupported_coined_names("What do they change for VLMs?", "LLM post-training with MTP") == ["VLMs"]
