@@ -175,7 +175,8 @@ def unsupported_numbers(text: str, sources: str) -> list[str]:
 
 
 def names_in(text: str) -> set[str]:
-    """The capitalised words inside text's sentences: names of methods, datasets, models ("LoRA", "K-means")."""
+    """The names inside text's sentences: capitalised words and coined names of methods, datasets, models
+    ("LoRA", "K-means", "miniF2F"), not plain words ("AI", "AI-made")."""
     names = _NAME.findall(MARKER.sub(" ", text))
     return {name for name in names if _ADJECTIVE_TAIL.sub("", name) not in _WORDS_OK_CAPITALISED}
 
