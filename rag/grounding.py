@@ -105,7 +105,7 @@ def figures_in(text: str) -> list[Figure]:
 
 def _abbreviates(word: str, noun: str) -> bool:
     """'LMs' abbreviates 'models', 'GPUs' 'units': an acronym ends with the initial of its noun."""
-    letters = word.removesuffix("s")
+    letters = _singular(word)
     return len(letters) >= 2 and letters.isupper() and letters[-1].lower() == noun[:1].lower()
 
 
