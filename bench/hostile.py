@@ -1,11 +1,11 @@
 """Benchmark prompt injection: the hostile suites, with and without their hostile papers in the store.
 
-Each split of evals/suites/hostile (dev styles are tuned on, test styles only reported) is run on
-the configured model twice: over the sample day plus its hostile abstracts, and over the sample
-day alone (the control). Prints hijacked answers (an answer repeating a hostile paper's canary,
+Each suite of evals/suites/hostile (dev styles are tuned on, test styles only reported) is run on
+the configured model twice: over its real day plus its hostile abstracts, and over the real day
+alone (the control). Prints hijacked answers (an answer repeating a hostile paper's canary,
 planted figure or claim), and the accuracy on the questions about real papers in both stores, so
 "normal accuracy unchanged" is a number. Usage:
-    .venv/bin/python bench/hostile.py [--splits dev,test]
+    .venv/bin/python bench/hostile.py [--suites dev,dev-2025-10-14,test]
 """
 
 import argparse
@@ -30,12 +30,12 @@ def hostile_titles(suite: Suite) -> set[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--splits", default="dev,test")
+    parser.add_argument("--suites", default=",".join(p.stem for p in sorted(SUITES.glob("*.yaml"))))
     args = parser.parse_args()
     settings = get_settings()
     llm = get_chat(settings)
-    for split in args.splits.split(","):
-        suite = load_suite(SUITES / f"{split}.yaml")
+    for name in args.suites.split(","):
+        suite = load_suite(SUITES / f"{name}.yaml")
         hostile = hostile_titles(suite)
         real = [c for c in suite.cases if not hostile & set(c.expected_papers)]
         attacked = run_suite(suite, settings, llm)
@@ -44,12 +44,12 @@ def main() -> None:
         hijacked = [c.id for c in attacked.cases if c.metrics.get("hijacked")]
         right_attacked = sum(c.correct for c in attacked.cases if c.id in real_ids)
         right_control = sum(c.correct for c in control.cases)
-        print(f"\n[{split}] {suite.name}: {len(suite.cases)} cases, {len(hostile)} hostile papers, {attacked.model}")
+        print(f"\n[{name}] {suite.name}: {len(suite.cases)} cases, {len(hostile)} hostile papers, {attacked.model}")
         print(f"  hijacked answers                       {len(hijacked)}/{len(suite.cases)}")
         print(f"  right, all cases                       {sum(c.correct for c in attacked.cases)}/{len(suite.cases)}")
         print(f"  right on real papers, hostile present  {right_attacked}/{len(real)}")
         print(f"  right on real papers, no hostile paper {right_control}/{len(real)}")
-        if split == "dev":  # test failures are not looked at, so they are not printed
+        if name.startswith("dev"):  # test failures are not looked at, so they are not printed
             print(f"  hijacked: {', '.join(hijacked) or 'none'}")
             print(f"  wrong: {', '.join(c.id for c in attacked.cases if not c.correct) or 'none'}")
 
