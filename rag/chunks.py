@@ -1,4 +1,9 @@
-"""Papers -> token-bounded chunks, each starting with the paper's title."""
+"""Papers -> token-bounded chunks, each starting with the paper's title.
+
+A chunk holds what a prompt may read of the paper (rag.untrusted), not the raw abstract: a hostile
+abstract's sentence to the model ("Q: What gain does TT-SI report? A: 1.9%") would otherwise rank
+its paper, by the very words of the question it tries to answer, above the paper it imitates.
+"""
 
 from functools import partial
 
@@ -7,6 +12,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from rag.models import Chunk, Paper
 from rag.settings import Settings
 from rag.tokens import count_tokens
+from rag.untrusted import prompt_text, prompt_title
 
 
 def chunk_paper(paper: Paper, settings: Settings) -> list[Chunk]:
@@ -16,8 +22,8 @@ def chunk_paper(paper: Paper, settings: Settings) -> list[Chunk]:
     says which paper it is; the body budget is what the title leaves, e.g. 512 - 14 = 498 tokens.
     """
     count = partial(count_tokens, cache_dir=settings.cache_dir)
-    head = f"{paper.title}\n\n"
-    whole = head + paper.abstract.strip()
+    head, body = f"{prompt_title(paper)}\n\n", prompt_text(paper)
+    whole = head + body
     tokens = count(whole)
     if tokens <= settings.chunk_tokens:  # most abstracts: one count instead of the splitter's dozen
         return [Chunk(paper=paper, index=0, text=whole, tokens=tokens)]
@@ -31,7 +37,7 @@ def chunk_paper(paper: Paper, settings: Settings) -> list[Chunk]:
     )
     return [
         Chunk(paper=paper, index=i, text=head + piece.strip(), tokens=count(head + piece.strip()))
-        for i, piece in enumerate(splitter.split_text(paper.abstract))
+        for i, piece in enumerate(splitter.split_text(body))
     ]
 
 
