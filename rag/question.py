@@ -116,11 +116,22 @@ _COMPARE_GROUP = re.compile(
     r"report|offer|suggest|use|mean)\s*[?.!]?\s*$|[?,:.!]|$))?",
     re.I,
 )
+# "Two of today's papers cut down what a model carries over, one for an agent and one for video. What does
+# each keep?": a group said by what its papers do, then asked of each.
+_GROUP_FIRST = re.compile(
+    r"^\s*(?P<count>two|three|2|3) of (?:today's|the day's|the) papers (?P<clause>[^,.;?]+)(?P<rest>,[^.;?]*)?"
+    r"[.;?]\s+(?=.*\b(?:each|both)\b)",
+    re.I,
+)
 _COUNTS = {"two": 2, "three": 3, "2": 2, "3": 3}
 # "... compare with the paper that trains on logically equivalent problems?": a subject cut just after
 # the verb of a relative clause ("the paper that trains") runs on to the clause's end.
 _CUT_CLAUSE = re.compile(r"\bpapers? (?:that|which|where|whose|who)(?: [\w-]+)?$", re.I)
-_DESCRIPTION_END = re.compile(r"\s*[?;:!]|,\s|\.(?:\s|$)|$")
+# "... differ from the paper on time-synchronised 4D video in what it changes?": a described subject cut at
+# the preposition that starts its description ("the paper") runs on to where the compared aspect begins.
+_CUT_DESCRIPTION = re.compile(r"\bpapers?$", re.I)
+_DESCRIPTION_GOES_ON = re.compile(r"\s+(?:on|about|concerning|for)\s", re.I)
+_DESCRIPTION_END = re.compile(r"\s*[?;:!]|,\s|\.(?:\s|$)|\s+in (?:what|how|which)\b|$", re.I)
 # "The audio-visual benchmark paper finds ...; how does the audio-visual captioning paper's model fare?":
 # two papers described, not named, in one question are set side by side.
 _DESCRIBED_PAPER = re.compile(r"\bthe ((?:[\w-]+ ){1,5}?)paper\b(?!s)", re.I)
@@ -194,6 +205,11 @@ def is_list_question(question: str) -> bool:
 
 def comparison(question: str) -> Comparison | None:
     """The papers a question compares, or None when it compares nothing."""
+    described_first = _GROUP_FIRST.match(question)
+    if described_first:
+        count, clause = _COUNTS[described_first["count"].lower()], described_first["clause"].strip()
+        topic = clause + (described_first["rest"] or "")
+        return Comparison([topic], count, _group_check(None, clause))
     group = _COMPARE_GROUP.search(question)
     if group:
         count = _COUNTS.get((group["count"] or "two").lower(), 2)
@@ -234,9 +250,11 @@ def _group_check(kind: str | None, clause: str | None) -> str | None:
 
 
 def _whole_description(subject: str, question: str) -> str:
-    """The subject, or, when it was cut just after a relative clause's verb, the subject up to the clause's end."""
+    """The subject, or, when it was cut just after a relative clause's verb or before its description ("the
+    paper | on X"), the subject up to the description's end."""
     start = question.find(subject)
-    if start < 0 or not _CUT_CLAUSE.search(subject):
+    cut_description = _CUT_DESCRIPTION.search(subject) and _DESCRIPTION_GOES_ON.match(question, start + len(subject))
+    if start < 0 or not (_CUT_CLAUSE.search(subject) or cut_description):
         return subject
     end = _DESCRIPTION_END.search(question, start + len(subject))
     return question[start : end.start() if end else len(question)].strip()

@@ -151,6 +151,28 @@ def test_question_kind(question: str, kind: str) -> None:
             "What does each of today's three papers on environments for training LLM agents contribute?",
             Comparison(["environments for training LLM agents"], 3),
         ),
+        (
+            "How does Infinity-RoPE differ from the paper on multi-view 4D video in what it changes about the model?",
+            Comparison(["Infinity-RoPE", "the paper on multi-view 4D video"], 2),
+        ),
+        (
+            "How does LongVT compare with the remote-sensing paper in how the model looks for evidence?",
+            Comparison(["LongVT", "the remote-sensing paper"], 2),
+        ),
+        (
+            "Two of today's papers cut down what a model carries over, one for GUI agents and one for video. What does"
+            " each keep?",
+            Comparison(
+                ["cut down what a model carries over, one for GUI agents and one for video"],
+                2,
+                "Does this paper cut down what a model carries over?",
+            ),
+        ),
+        (
+            "Three of the papers study pruning; what do they each prune?",
+            Comparison(["study pruning"], 3, "Does this paper study pruning?"),
+        ),
+        ("Two of today's papers use GRPO. Which ones?", None),
         ("Which papers use LoRA, DoRA or QLoRA?", None),
         ("Which papers study neurons, layers or hidden states?", None),
         ("How fast is GVGEN?", None),
