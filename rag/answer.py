@@ -30,7 +30,7 @@ from rag.citations import (
     without_markers,
 )
 from rag.evidence import asks_for_an_amount, select_evidence
-from rag.explain import cached_explainer, method_name
+from rag.explain import cached_explainer
 from rag.grounding import (
     counts,
     gives_a_count,
@@ -42,6 +42,7 @@ from rag.grounding import (
 )
 from rag.markup import counted
 from rag.models import Answer, Citation, Hit, Paper, Source, Timings, Turn
+from rag.naming import is_named, method_name, named_in, names_of
 from rag.prompts import CANNOT_ANSWER, finds_no_answer, load_prompt
 from rag.question import (
     Kind,
@@ -192,23 +193,6 @@ _UNNAMED_PAPER = [
 ]
 
 
-def names_of(paper: Paper) -> list[str]:
-    """The ways an answer may name a paper: its method's name, its title's short head ("X-Coder: ..."), its title."""
-    head, colon, _ = paper.title.partition(":")
-    short = head.strip() if colon and len(head.split()) <= 3 else None
-    return [name for name in dict.fromkeys((method_name(paper), short, paper.title)) if name]
-
-
-def _named_in(name: str, text: str) -> bool:
-    """True when text names name as a whole word: "MoS" is not in "most", nor MedAgentsBench in "MedAgentsBench-Pro"."""
-    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w]|-\w)", text, re.I) is not None
-
-
-def is_named(paper: Paper, text: str) -> bool:
-    """True when text names the paper in words, by its method's name or its title."""
-    return any(_named_in(name, text) for name in names_of(paper))
-
-
 def name_cited_papers(text: str, sources: list[Source], cited: Sequence[int]) -> str:
     """Every cited paper named in words: the title where the answer points at a paper only by its
     marker ("the paper [1] shows", "as described in [1]"), else at the end of the first sentence citing it."""
@@ -255,7 +239,7 @@ def name_the_asked(question: str, hits: list[Hit]) -> list[bool]:
     A name most hits share ("LLM") tells them apart no better than the scores do, so it counts for none.
     """
     asked = names_in(question)
-    named = [{n for n in asked if _named_in(n, f"{h.chunk.paper.title} {h.chunk.paper.abstract}")} for h in hits]
+    named = [{n for n in asked if named_in(n, f"{h.chunk.paper.title} {h.chunk.paper.abstract}")} for h in hits]
     rare = {n for n in asked if sum(n in found for found in named) * 2 <= len(hits)}
     return [bool(found & rare) for found in named]
 
@@ -277,7 +261,7 @@ def named_subjects(question: str, hits: list[Hit]) -> list[Hit]:
     it (a rival's re-run, a replication, or a planted "correction" in a hostile abstract) is not its
     figure. Empty when the question names none of them.
     """
-    return [h for h in hits if any(_named_in(name, question) for name in names_of(h.chunk.paper))]
+    return [h for h in hits if any(named_in(name, question) for name in names_of(h.chunk.paper))]
 
 
 def without_steering(hits: list[Hit]) -> list[Hit]:
@@ -439,7 +423,7 @@ def cite_by_name(sentence: str, sources: list[Source], called: Mapping[str, list
     """
     claim = without_markers(sentence)
     ordinals = [_ORDINALS[m.lower()] for m in _ORDINAL.findall(claim) if _ORDINALS[m.lower()] <= len(sources)]
-    by_question = [s.number for s in sources if any(_named_in(n, claim) for n in called.get(s.paper.id, []))]
+    by_question = [s.number for s in sources if any(named_in(n, claim) for n in called.get(s.paper.id, []))]
     named = sorted({*ordinals, *by_question, *(s.number for s in sources if is_named(s.paper, claim))})
     if not named or set(named) == set(markers(sentence)):
         return sentence
@@ -528,9 +512,9 @@ def _name_rank(names: list[str], paper: Paper) -> int:
     """0 when the title or the method the abstract introduces is the subject (by any of its names), 1 when
     the abstract only mentions it, else 2: a rival's abstract that re-runs CRT is not the CRT paper."""
     method = (method_name(paper) or "").casefold()
-    if any(_named_in(n, paper.title) or n.casefold() == method for n in names):
+    if any(named_in(n, paper.title) or n.casefold() == method for n in names):
         return 0
-    return 1 if any(_named_in(n, paper.abstract) for n in names) else 2
+    return 1 if any(named_in(n, paper.abstract) for n in names) else 2
 
 
 def by_name(names: list[str], hits: list[Hit]) -> list[Hit]:
@@ -578,7 +562,7 @@ class Asker:
             for name, retriever in gates(hits)
         )
 
-    def paper_named_in(self, answer: str, retrieve_hits: Callable[[str, int], list[Hit]]) -> str | None:
+    def papernamed_in(self, answer: str, retrieve_hits: Callable[[str, int], list[Hit]]) -> str | None:
         """The id of the one paper an earlier answer names (by its method's name or its title), else None."""
         named = {h.chunk.paper.id for h in retrieve_hits(answer, 3) if is_named(h.chunk.paper, answer)}
         return named.pop() if len(named) == 1 else None
@@ -823,7 +807,7 @@ class Asker:
         if history and not paper_id and kind in ("single", "open") and _REFERS_BACK.search(question):
             # "On which tasks did they evaluate it?": the small model's rewrite often keeps the "it", and
             # retrieval then finds another paper. The one paper the last answer named is what "it" is.
-            paper_id = followed = self.paper_named_in(history[-1].answer, retrieve_hits)
+            paper_id = followed = self.papernamed_in(history[-1].answer, retrieve_hits)
         many = kind in ("list", "summary")
         k = k or (self.settings.list_candidates if many else self.settings.answer_papers)
         compared = self.compared_hits(standalone, retrieve_hits) if kind == "compare" else None

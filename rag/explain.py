@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from rag.catalog import Catalog
 from rag.grounding import unsupported_numbers
 from rag.models import Explainer, Paper
+from rag.naming import method_name
 from rag.prompts import Prompt, load_prompt
 from rag.text import finished_part, split_sentences, words
 from rag.untrusted import prompt_text, prompt_title
@@ -34,13 +35,6 @@ MAX_REPLY_TOKENS = 240
 # A "TL;DR:" or "Explainer:" label the model may add out of habit, plain or in bold.
 _LABEL = re.compile(r"^[\W_]*(?:tl\W?dr|explainer)[*_\s]*:[*_\s]*", re.I)
 _LIST_ITEM = re.compile(r"^\s*([-*\u2022]|\d+[.)])\s", re.M)
-# "We present Flex, a ...", "we propose a new method called OptFS to ...": a one-word name the abstract
-# gives its method. Only these openings: "named SwinV2-MoE" later in an abstract is often a baseline.
-_NAMED_IN_ABSTRACT = re.compile(
-    r"\b(?:[Ww]e (?:present|propose|introduce)|[Tt]his (?:paper|work) (?:presents|proposes|introduces))\s+"
-    r"(?:(?:a|an|the)\s+(?:[\w-]+\s+){0,6}?(?:called|named|dubbed|termed)\s+)?"
-    r"([A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)(?=[,:.]|\s?\(|\s+(?:a|an|which|that|to|for)\b)"
-)
 
 
 def parse_reply(reply: str) -> tuple[str, str]:
@@ -83,18 +77,6 @@ def copied_share(paragraph: str, abstract: str) -> float:
 
     own = runs(paragraph)
     return len(own & runs(abstract)) / len(own) if own else 0.0
-
-
-def method_name(paper: Paper) -> str | None:
-    """The name of the paper's method: the title's ("SlimFlow: Training ...") when the abstract uses it
-    too, else the one the abstract introduces ("We present Flex, ...")."""
-    head, colon, _ = paper.title.partition(":")
-    head = head.strip()
-    # "From Similarity to Superiority: ..." is a slogan, not a name: names are one or two words.
-    if colon and len(head.split()) <= 2 and head in paper.abstract:
-        return head
-    named = _NAMED_IN_ABSTRACT.search(paper.abstract)
-    return named.group(1) if named else None
 
 
 def explainer_problems(tldr: str, paragraph: str, paper: Paper) -> list[str]:

@@ -132,8 +132,8 @@ EXPLAINER = "The authors show a simpler way to do this task. " + " ".join(
 
 def topic_or_explainer(messages: list[BaseMessage]) -> str:
     """A scripted reply that passes: TOPIC_NAME to a topic prompt, else an explainer naming the paper's method."""
-    from rag.explain import method_name
     from rag.models import Paper
+    from rag.naming import method_name
 
     if "common topic" in str(messages[0].content):
         return TOPIC_NAME

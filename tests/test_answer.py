@@ -19,7 +19,6 @@ from rag.answer import (
     cite_answer,
     cite_by_name,
     close_evidence,
-    is_named,
     list_candidates,
     markers_last,
     name_cited_papers,
@@ -29,6 +28,7 @@ from rag.answer import (
 )
 from rag.chains import ModelCalls, Verdict, verdict_of
 from rag.models import Answer, Chunk, Hit, Paper, Source, Turn
+from rag.naming import is_named
 from rag.prompts import CANNOT_ANSWER, load_prompt
 from rag.providers import EmbeddingProvider
 from rag.question import KINDS, is_list_question, per_paper_question

@@ -10,8 +10,9 @@ from langchain_core.messages import BaseMessage
 from rag import explain as explain_module
 from rag import providers
 from rag.chains import ModelCalls
-from rag.explain import copied_share, explain_paper, explainer_problems, method_name, parse_reply
+from rag.explain import copied_share, explain_paper, explainer_problems, parse_reply
 from rag.models import Paper
+from rag.naming import method_name
 from rag.prompts import load_prompt
 from rag.settings import Settings
 from rag.store import open_store
