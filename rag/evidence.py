@@ -10,7 +10,8 @@ import re
 import numpy as np
 
 from rag.grounding import SCALE, UNIT
-from rag.models import Hit, Source
+from rag.models import Hit, Paper, Source
+from rag.naming import is_named
 from rag.providers import Embedder
 from rag.text import content_words
 from rag.untrusted import prompt_sentences
@@ -81,13 +82,31 @@ def _scores(question: str, sentences: list[str], embedder: Embedder) -> np.ndarr
     return cosine + np.array([0.5 * _overlap(words, s) + 0.5 * bool(shape and shape.search(s)) for s in sentences])
 
 
+def about_another(sentence: str, paper: Paper, others: list[Paper]) -> bool:
+    """True for a figure paper states about one of others and not about itself.
+
+    "As shown in [1], RAE reaches 2.84 FID", a table row of a rival's figures, an erratum that
+    "corrects" another paper's accuracy: the other paper's own abstract says what it reaches. Of the
+    76,908 sentences of the real Daily Papers abstracts, 15 name another paper of their day with a
+    figure, most of them by a word that is also a name ("ARE", "SCALE").
+    """
+    return (
+        bool(_FIGURE.search(sentence)) and not is_named(paper, sentence) and any(is_named(o, sentence) for o in others)
+    )
+
+
 def select_evidence(question: str, hits: list[Hit], embedder: Embedder, per_paper: list[int]) -> list[Source]:
     """The best sentences of each hit's abstract, in reading order: per_paper[i] of them for hit i.
 
-    Sentences come through rag.untrusted (markup removed, sentences addressed to the model dropped);
-    a hit with no sentence left has nothing to show and is left out.
+    Sentences come through rag.untrusted (markup removed, sentences addressed to the model dropped),
+    without those stating another hit's figures (about_another); a hit with no sentence left has
+    nothing to show and is left out.
     """
-    plan = [(hit, prompt_sentences(hit.chunk.paper), n) for hit, n in zip(hits, per_paper, strict=False)]
+    papers = [hit.chunk.paper for hit in hits]
+    plan = [
+        (hit, [s for s in prompt_sentences(hit.chunk.paper) if not about_another(s, hit.chunk.paper, papers)], n)
+        for hit, n in zip(hits, per_paper, strict=False)
+    ]
     flat = [s for _, sentences, _ in plan for s in sentences]
     if not flat:
         return []

@@ -172,3 +172,29 @@ def test_sources_are_numbered_per_hit_with_their_own_budget(embedder: Embedder) 
 
 def test_select_evidence_of_nothing_is_nothing(embedder: Embedder) -> None:
     assert select_evidence("How fast?", [], embedder, []) == []
+
+
+VER = _hit(
+    "We distil several vision foundation models into a library of experts. VER fine-tunes fewer than 0.4% of its "
+    "parameters and is tested on 17 robotic tasks.",
+    title="VER: Vision Expert Transformer for Robot Learning",
+    paper_id="2510.05213",
+)
+RIVAL = (
+    "We train a sparse router over distilled experts. "
+    "| VER (Vision Expert Transformer) | 6.5% | 9 tasks | needs full re-training |. "
+    "Our MoE-Vision router improves success by 7 points over VER on 24 tasks. "
+    "VER routes patches, while our router routes tokens."
+)
+
+
+def test_a_figure_one_paper_states_about_another_it_was_retrieved_with_is_no_evidence(embedder: Embedder) -> None:
+    rival = _hit(RIVAL, title="MoE-Vision: Sparse Routers for Robots", paper_id="2510.99830")
+    sources = select_evidence("What share of parameters does VER fine-tune?", [VER, rival], embedder, [3, 4])
+    read = sources[1].text
+    assert "6.5%" not in read  # the rival's row of VER's figures
+    assert "7 points over VER" in read  # a figure it states about itself, naming itself
+    assert "VER routes patches" in read  # a sentence about VER with no figure
+    # Retrieved alone, the rival's sentences are all its own to show.
+    alone = select_evidence("What share of parameters does VER fine-tune?", [rival], embedder, [4])
+    assert "6.5%" in alone[0].text
