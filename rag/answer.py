@@ -147,15 +147,20 @@ def _cite(source: Source) -> Citation:
     return Citation(number=source.number, paper_id=source.paper.id, title=source.paper.title, url=source.paper.url)
 
 
-def _provenance(text: str, sources: list[Source], question: str) -> list[Source]:
+def _provenance(text: str, sources: list[Source], question: str, marked: Sequence[Source] = ()) -> list[Source]:
     """Where the answer was taken from: the sources stating its numbers, else the one source that
     shares clearly the most words with it (e.g. "up to ten ODEs" with no digit to match).
 
     A figure the question states ("mix two ideas") is the answer repeating it, not where it read it.
+    A sentence without figures that names each of the several papers it marks ("TUNA cascades a VAE
+    encoder ..., whereas InternVideo-Next ... [1, 2]") was taken from each of them, however many of
+    its words one of them holds.
     """
     wanted = numbers_in(text) - numbers_in(question)
     if wanted:
         return [s for s in sources if wanted & numbers_in(s.text)]
+    if len(marked) > 1 and all(is_named(s.paper, text) for s in marked):
+        return []
     words = content_words(MARKER.sub("", text))
     shared = sorted(((len(words & content_words(s.text)), s.number) for s in sources), reverse=True)
     if len(shared) > 1 and shared[0][0] >= 2 * max(shared[1][0], 1):
@@ -172,7 +177,7 @@ def cite_answer(text: str, sources: list[Source], question: str) -> tuple[str, l
     by_number = {s.number: s for s in sources}
     notes = [f"dropped marker [{n}]: no such source" for n in markers(text) if n not in by_number]
     marked = [by_number[n] for n in dict.fromkeys(markers(text)) if n in by_number]
-    origin = _provenance(text, sources, question)
+    origin = _provenance(text, sources, question, marked)
     if origin and origin != marked:
         notes.append(
             f"cited {[s.number for s in origin]} instead of {[s.number for s in marked]}: where the figures are"

@@ -218,6 +218,32 @@ def test_the_source_holding_the_figure_is_cited_when_the_model_cited_another() -
     assert any("instead of [2]" in note for note in notes)
 
 
+def test_a_sentence_naming_each_paper_it_marks_keeps_every_marker() -> None:
+    tuna = Paper(
+        id="p1", title="TUNA: Unified Visual Representations", abstract="TUNA cascades a VAE encoder.", source="x"
+    )
+    video = Paper(
+        id="p2",
+        title="InternVideo-Next: Video Models",
+        abstract="InternVideo-Next splits the encoder-decoder design into an encoder, a predictor and a decoder.",
+        source="x",
+    )
+    sources = [
+        Source(number=n, paper=p, text=p.abstract, score=1.0, evidence_score=1.0) for n, p in ((1, tuna), (2, video))
+    ]
+    both = (
+        "TUNA cascades a VAE encoder, whereas InternVideo-Next splits the encoder-decoder design into an encoder, a "
+        "predictor and a decoder"
+    )
+    _, citations, notes = cite_answer(f"{both} [1, 2].", sources, "")
+    assert [c.number for c in citations] == [1, 2] and notes == []
+    # Without the names, the words alone say where it was read: the second paper.
+    _, citations, _ = cite_answer(
+        "It splits the encoder-decoder design into an encoder, a predictor and a decoder [1, 2].", sources, ""
+    )
+    assert [c.number for c in citations] == [2]
+
+
 def test_a_figure_the_question_states_does_not_move_the_citation() -> None:
     # Source 2 states "two"; the answer only repeats the question's "two ideas", read from source 1.
     sources = [_source(1, "Option pricing maths blends concepts in art."), _source(2, "We study two auction formats.")]
