@@ -37,8 +37,16 @@ def names_of(paper: Paper) -> list[str]:
 
 
 def named_in(name: str, text: str) -> bool:
-    """True when text names name as a whole word: "MoS" is not in "most", nor MedAgentsBench in "MedAgentsBench-Pro"."""
-    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w]|-\w)", text, re.I) is not None
+    """True when text names name as a whole word: "MoS" is not in "most", nor MedAgentsBench in "MedAgentsBench-Pro".
+
+    An all-capitals name is often a plain word too ("ARE", "SCALE", "POINTS", "FAST": 15 method names of
+    the Daily Papers days), so a lower-case word never names it ("What are ...", "at scale"), and a short
+    one only in capitals; a longer one may be written as a name is ("Acadreason" for ACADREASON).
+    """
+    matches = re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w]|-\w)", text, re.I)
+    if not name.isupper():
+        return next(matches, None) is not None
+    return any(m.group() == name or (len(name) >= 5 and not m.group().islower()) for m in matches)
 
 
 def is_named(paper: Paper, text: str) -> bool:

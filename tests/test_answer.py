@@ -920,6 +920,10 @@ def test_a_paper_is_named_by_whole_words_only() -> None:
     paper = Paper(id="p", title="MoS: Mixture of Shards", abstract="We present MoS, a LoRA variant.", source="jsonl")
     assert is_named(paper, "MoS shares parameters [1].")
     assert not is_named(paper, "Most methods share parameters [1].")
+    are = Paper(id="p2", title="ARE: Scaling Up Agent Environments", abstract="ARE runs agents.", source="jsonl")
+    assert is_named(are, "What does ARE run?") and not is_named(are, "What are the agents? Are they fast?")
+    long = Paper(id="p3", title="ACADREASON: Academic Problems", abstract="ACADREASON is hard.", source="jsonl")
+    assert is_named(long, "What did GPT-5 score on Acadreason?") and not is_named(long, "What is acadreason?")
 
 
 def _list_hit(number: int, abstract: str, dense: float, keyword: float) -> Hit:
