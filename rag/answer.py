@@ -567,7 +567,7 @@ class Asker:
             for name, retriever in gates(hits)
         )
 
-    def papernamed_in(self, answer: str, retrieve_hits: Callable[[str, int], list[Hit]]) -> str | None:
+    def paper_named_in(self, answer: str, retrieve_hits: Callable[[str, int], list[Hit]]) -> str | None:
         """The id of the one paper an earlier answer names (by its method's name or its title), else None."""
         named = {h.chunk.paper.id for h in retrieve_hits(answer, 3) if is_named(h.chunk.paper, answer)}
         return named.pop() if len(named) == 1 else None
@@ -812,7 +812,7 @@ class Asker:
         if history and not paper_id and kind in ("single", "open") and _REFERS_BACK.search(question):
             # "On which tasks did they evaluate it?": the small model's rewrite often keeps the "it", and
             # retrieval then finds another paper. The one paper the last answer named is what "it" is.
-            paper_id = followed = self.papernamed_in(history[-1].answer, retrieve_hits)
+            paper_id = followed = self.paper_named_in(history[-1].answer, retrieve_hits)
         many = kind in ("list", "summary")
         k = k or (self.settings.list_candidates if many else self.settings.answer_papers)
         compared = self.compared_hits(standalone, retrieve_hits) if kind == "compare" else None

@@ -10,8 +10,8 @@ import re
 import numpy as np
 
 from rag.grounding import SCALE, UNIT
-from rag.models import Hit, Paper, Source
-from rag.naming import is_named
+from rag.models import Hit, Source
+from rag.naming import named_in, names_of
 from rag.providers import Embedder
 from rag.text import content_words
 from rag.untrusted import prompt_sentences
@@ -82,17 +82,18 @@ def _scores(question: str, sentences: list[str], embedder: Embedder) -> np.ndarr
     return cosine + np.array([0.5 * _overlap(words, s) + 0.5 * bool(shape and shape.search(s)) for s in sentences])
 
 
-def about_another(sentence: str, paper: Paper, others: list[Paper]) -> bool:
-    """True for a figure paper states about one of others and not about itself.
+def about_another(sentence: str, own_names: list[str], other_names: list[str]) -> bool:
+    """True for a figure a paper (named by own_names) states about another (named by other_names), not itself.
 
     "As shown in [1], RAE reaches 2.84 FID", a table row of a rival's figures, an erratum that
     "corrects" another paper's accuracy: the other paper's own abstract says what it reaches. Of the
     76,908 sentences of the real Daily Papers abstracts, 15 name another paper of their day with a
-    figure, most of them by a word that is also a name ("ARE", "SCALE").
+    figure, most of them by an all-capitals name that is also a word ("ARE", "SCALE"), which named_in
+    does not read in lower case.
     """
-    return (
-        bool(_FIGURE.search(sentence)) and not is_named(paper, sentence) and any(is_named(o, sentence) for o in others)
-    )
+    if not _FIGURE.search(sentence):
+        return False
+    return not any(named_in(n, sentence) for n in own_names) and any(named_in(n, sentence) for n in other_names)
 
 
 def select_evidence(question: str, hits: list[Hit], embedder: Embedder, per_paper: list[int]) -> list[Source]:
@@ -102,11 +103,12 @@ def select_evidence(question: str, hits: list[Hit], embedder: Embedder, per_pape
     without those stating another hit's figures (about_another); a hit with no sentence left has
     nothing to show and is left out.
     """
-    papers = [hit.chunk.paper for hit in hits]
-    plan = [
-        (hit, [s for s in prompt_sentences(hit.chunk.paper) if not about_another(s, hit.chunk.paper, papers)], n)
-        for hit, n in zip(hits, per_paper, strict=False)
-    ]
+    names = [names_of(hit.chunk.paper) for hit in hits]  # once per paper, not once per sentence
+    plan: list[tuple[Hit, list[str], int]] = []
+    for i, (hit, n) in enumerate(zip(hits, per_paper, strict=False)):
+        others = [name for j, theirs in enumerate(names) if j != i for name in theirs]
+        sentences = [s for s in prompt_sentences(hit.chunk.paper) if not about_another(s, names[i], others)]
+        plan.append((hit, sentences, n))
     flat = [s for _, sentences, _ in plan for s in sentences]
     if not flat:
         return []
